@@ -1,0 +1,82 @@
+"""Every error the package raises, under one base.
+
+``LinOSSError`` is a ``ValueError`` so that callers of linoss-dynamics 0.2 who
+catch ``ValueError`` keep working. Each subclass also inherits the builtin a
+caller would naturally catch for that kind of problem. Messages start with the
+wording 0.2 used (callers match on it) and then say what was received and what
+to do; the offending argument and value are kept as attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "InvalidDampingError",
+    "InvalidDtypeError",
+    "InvalidShapeError",
+    "InvalidValueError",
+    "LinOSSError",
+    "NonFiniteStateError",
+    "UnstableSchemeError",
+    "UnsupportedModeError",
+]
+
+
+class LinOSSError(ValueError):
+    """Base error for every failure of the package.
+
+    Attributes:
+        argument: Name of the argument or field at fault, when there is one.
+        value: The offending value (or a short summary of it), when useful.
+    """
+
+    def __init__(
+        self, message: str, *, argument: str | None = None, value: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.value = value
+
+
+class InvalidShapeError(LinOSSError):
+    """An array has a shape the oscillator bank cannot use."""
+
+
+class InvalidDampingError(LinOSSError):
+    """Damping ``G`` is negative or otherwise outside the supported range."""
+
+
+class UnsupportedModeError(LinOSSError):
+    """The discretization scheme (``mode``) is not one the package implements."""
+
+
+class InvalidValueError(LinOSSError):
+    """A value is out of range: non-finite, negative stiffness, ``dt <= 0``."""
+
+
+class InvalidDtypeError(LinOSSError, TypeError):
+    """An array is not made of real numbers (complex, object, strings, bool)."""
+
+
+class UnstableSchemeError(LinOSSError):
+    """Parameters lie outside the stable region of the chosen scheme."""
+
+
+class NonFiniteStateError(LinOSSError, ArithmeticError):
+    """A transition produced a non-finite state or energy.
+
+    Attributes:
+        step: Index of the first step whose result was not finite, if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argument: str | None = None,
+        value: Any = None,
+        step: int | None = None,
+    ) -> None:
+        super().__init__(message, argument=argument, value=value)
+        self.step = step
