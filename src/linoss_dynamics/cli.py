@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__
-from .errors import LinOSSError
+from .errors import LinOSSError, LogError, UnsupportedVersionError
 from .oscillator import Oscillator
 
 EXIT_OK = 0
@@ -52,6 +52,37 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from .export import stale_schemas, write_schemas
+
+    if args.check:
+        stale = stale_schemas(args.out)
+        if stale:
+            print(
+                f"{len(stale)} schema file(s) in {args.out} differ from the models: "
+                f"{', '.join(stale)}; run `linoss schema --out {args.out}`",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        print(f"schemas in {args.out} match the models")
+        return EXIT_OK
+    written = write_schemas(args.out)
+    print(f"wrote {len(written)} schemas to {args.out}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_jsonl
+
+    if args.out == "-":
+        export_jsonl(args.path, sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8") as out:
+            lines = export_jsonl(args.path, out)
+        print(f"wrote {lines} lines to {args.out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linoss", description="Exact LinOSS oscillator dynamics."
@@ -63,6 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--oscillators", type=int, default=64)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+
+    schema = verbs.add_parser("schema", help="write the JSON Schemas of the models")
+    schema.add_argument("--out", default="schemas", help="directory (default: schemas)")
+    schema.add_argument(
+        "--check", action="store_true", help="only check that the files are current"
+    )
+    schema.set_defaults(run=_schema)
+
+    export = verbs.add_parser("export", help="write a log as JSON Lines")
+    export.add_argument("path")
+    export.add_argument(
+        "--jsonl",
+        action="store_true",
+        required=True,
+        help="JSON Lines (the only format)",
+    )
+    export.add_argument("--out", default="-", help="output file (default: stdout)")
+    export.set_defaults(run=_export)
     return parser
 
 
@@ -76,5 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except LinOSSError as exc:
         print(f"linoss {args.verb}: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
+        return _exit_code(exc)
     return code
+
+
+def _exit_code(exc: LinOSSError) -> int:
+    """1 for damage found inside a log; 2 for anything that stops a verb starting."""
+    if isinstance(exc, UnsupportedVersionError):
+        return EXIT_CANNOT_START
+    if isinstance(exc, LogError) and exc.seq is not None and exc.seq >= 0:
+        return EXIT_FAILED
+    return EXIT_CANNOT_START

@@ -12,14 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ChainBrokenError",
     "InvalidDampingError",
     "InvalidDtypeError",
     "InvalidShapeError",
     "InvalidValueError",
     "LinOSSError",
+    "LogCorruptError",
+    "LogError",
+    "LogFormatError",
+    "LogLockedError",
+    "LogTruncatedError",
     "NonFiniteStateError",
     "UnstableSchemeError",
     "UnsupportedModeError",
+    "UnsupportedVersionError",
 ]
 
 
@@ -80,3 +87,50 @@ class NonFiniteStateError(LinOSSError, ArithmeticError):
     ) -> None:
         super().__init__(message, argument=argument, value=value)
         self.step = step
+
+
+class LogError(LinOSSError):
+    """A run log cannot be read, written or trusted.
+
+    Attributes:
+        path: The log, when it is a file.
+        seq: Sequence number of the event at fault (``-1`` for the header).
+        offset: Byte offset of the frame at fault.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        seq: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message, argument="log", value=path)
+        self.path = path
+        self.seq = seq
+        self.offset = offset
+
+
+class LogFormatError(LogError):
+    """Not a run log, or a frame whose content is not a canonical event."""
+
+
+class UnsupportedVersionError(LogFormatError):
+    """The log was written in a format or schema version this library does not know."""
+
+
+class LogCorruptError(LogError):
+    """A frame's checksum or length check fails: the bytes were damaged."""
+
+
+class LogTruncatedError(LogError):
+    """The log ends inside a frame (a torn or cut tail)."""
+
+
+class ChainBrokenError(LogError):
+    """Frames are intact but out of order: missing, duplicated, moved or foreign."""
+
+
+class LogLockedError(LogError, BlockingIOError):
+    """Another writer holds the log."""

@@ -1,0 +1,443 @@
+"""Timing helpers shared by the benchmarks.
+
+The benchmarks run on small, shared machines where a single timing says little.
+So every figure is a median over rounds, and within a round every contender is
+timed once, back to back, in an order that rotates from round to round: a burst
+of load from a neighbour then hits all contenders alike instead of one of them.
+Ratios pair the contenders round by round (see ``ratio``).
+
+linoss-dynamics 0.2.2, the reference, is imported as ``linoss_dynamics``, the
+name of this package, so it cannot live in the benchmark's process. It runs in a
+worker process (this file, run as a script) that times blocks of calls on
+request; while it does, the benchmark's process waits on the pipe and takes no
+CPU, and the other way round.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_VERSION = "0.2.2"
+REFERENCE_DIR = REPO / "scratch" / f"reference-{REFERENCE_VERSION}"
+
+Block = Callable[[int], object]
+"""``block(n)`` makes ``n`` calls of the operation being timed."""
+
+
+# -- timing -------------------------------------------------------------------
+
+
+def time_block(block: Block, number: int) -> float:
+    """Seconds per call of ``block(number)``, with the garbage collector paused.
+
+    The collector is paused as ``timeit`` does, so that a collection triggered
+    by one contender's garbage is not charged to whichever runs next.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        block(number)
+        elapsed = time.perf_counter() - start
+    finally:
+        if was_enabled:
+            gc.enable()
+    return elapsed / number
+
+
+def calibrate(block: Block, target_seconds: float) -> int:
+    """The number of calls for which ``block`` takes about ``target_seconds``.
+
+    Runs one untimed call first (caches, lazy imports), then doubles the count
+    until a block is long enough to time reliably, and scales from there.
+    """
+    block(1)
+    number = 1
+    while True:
+        total = time_block(block, number) * number
+        if total >= target_seconds / 4 or number >= 1 << 24:
+            break
+        number *= 2
+    return max(1, round(number * target_seconds / max(total, 1e-9)))
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One contender's timings, one per round, in seconds per unit of work."""
+
+    name: str
+    seconds: tuple[float, ...]
+    unit: str = "call"
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def low(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def high(self) -> float:
+        return max(self.seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "median_s": self.median,
+            "min_s": self.low,
+            "max_s": self.high,
+            "samples_s": list(self.seconds),
+        }
+
+
+@dataclass(frozen=True)
+class Contender:
+    """Something to time: ``measure()`` times one block, in seconds per unit."""
+
+    name: str
+    measure: Callable[[], float]
+    unit: str = "call"
+
+
+def local_contender(
+    name: str,
+    block: Block,
+    *,
+    target_seconds: float,
+    units: int = 1,
+    unit: str = "call",
+    number: int | None = None,
+) -> Contender:
+    """A contender timed in this process.
+
+    Args:
+        name: Label in the results.
+        block: ``block(n)`` makes ``n`` calls.
+        target_seconds: How long one block should take (sets the call count).
+        units: Units of work per call (e.g. the L steps of one scan call).
+        unit: The name of the unit, for the results.
+        number: Calls per block, instead of calibrating (one untimed call is
+            still made first).
+    """
+    if number is None:
+        number = calibrate(block, target_seconds)
+    else:
+        block(1)
+    count = number
+    return Contender(name, lambda: time_block(block, count) / units, unit)
+
+
+def interleave(contenders: Sequence[Contender], rounds: int) -> dict[str, Samples]:
+    """Time every contender once per round, rotating the order each round."""
+    times: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for r in range(rounds):
+        for i in range(len(contenders)):
+            contender = contenders[(r + i) % len(contenders)]
+            times[contender.name].append(contender.measure())
+    return {c.name: Samples(c.name, tuple(times[c.name]), c.unit) for c in contenders}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of two contenders' times: the median and quartiles over rounds."""
+
+    median: float
+    q1: float
+    q3: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"median": self.median, "q1": self.q1, "q3": self.q3}
+
+
+def ratio(numerator: Samples, denominator: Samples) -> Ratio:
+    """How many times longer ``numerator`` took than ``denominator``.
+
+    Paired by round: the two were timed back to back in each round of one
+    ``interleave`` call, so a slow spell of the machine that lasts longer than a
+    round scales both and cancels in their quotient. The ratio is the median of
+    the per-round quotients, with their quartiles to show the spread.
+    """
+    if len(numerator.seconds) != len(denominator.seconds):
+        raise ValueError(
+            f"{numerator.name} and {denominator.name} must come from the same "
+            f"interleaved rounds; got {len(numerator.seconds)} and "
+            f"{len(denominator.seconds)} samples"
+        )
+    quotients = [
+        a / b for a, b in zip(numerator.seconds, denominator.seconds, strict=True)
+    ]
+    if len(quotients) == 1:
+        return Ratio(quotients[0], quotients[0], quotients[0])
+    q1, median, q3 = statistics.quantiles(quotients, n=4, method="inclusive")
+    return Ratio(median, q1, q3)
+
+
+# -- the reference, in a worker process ----------------------------------------
+
+
+class ReferenceUnavailableError(RuntimeError):
+    """The reference package could not be installed or imported."""
+
+
+def ensure_reference(target: Path = REFERENCE_DIR) -> Path:
+    """Install linoss-dynamics 0.2.2 into ``target`` unless it is already there.
+
+    ``--no-deps``: the reference runs on this environment's NumPy, so the two
+    sides of a ratio use the same NumPy build.
+    """
+    if (target / "linoss_dynamics" / "__init__.py").is_file():
+        return target
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--target",
+        str(target),
+        "--no-deps",
+        f"linoss-dynamics=={REFERENCE_VERSION}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ReferenceUnavailableError(
+            f"could not install linoss-dynamics {REFERENCE_VERSION} into {target} "
+            f"({shlex.join(command)} exited {done.returncode}): "
+            f"{done.stderr.strip()[-500:]}"
+        )
+    return target
+
+
+class ReferenceWorker:
+    """A worker process that imports the reference package and times blocks.
+
+    Use as a context manager. ``setup`` ships the source of a self-contained
+    factory function (it imports what it needs; helper functions it calls are
+    shipped alongside) that returns ``{name: block}``; ``contender`` then wraps
+    one of those blocks as a ``Contender`` for ``interleave``.
+
+    Attributes:
+        version: The reference's version, from its installed metadata.
+        location: The file the reference was imported from.
+        numpy_version: NumPy as seen by the worker.
+    """
+
+    def __init__(self, target: Path = REFERENCE_DIR) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", str(target)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(target),
+        )
+        hello = self._receive()
+        self.version: str = hello["version"]
+        self.location: str = hello["location"]
+        self.numpy_version: str = hello["numpy"]
+
+    def __enter__(self) -> ReferenceWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=30)
+
+    def _receive(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise ReferenceUnavailableError(
+                f"reference worker exited with status {self._process.wait()}"
+            )
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise ReferenceUnavailableError(
+                f"reference worker failed:\n{reply['error']}"
+            )
+        return reply
+
+    def _request(self, **message: Any) -> dict[str, Any]:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message) + "\n")
+        self._process.stdin.flush()
+        return self._receive()
+
+    def setup(
+        self,
+        factory: Callable[..., Mapping[str, Block]],
+        *,
+        helpers: Iterable[Callable[..., Any]] = (),
+        **params: Any,
+    ) -> list[str]:
+        """Build the worker's blocks with ``factory(**params)``; returns their names.
+
+        ``params`` must be JSON values. ``factory`` and ``helpers`` must be
+        module-level functions: their source is sent, not the objects.
+        """
+        source = "\n\n".join(
+            textwrap.dedent(inspect.getsource(fn)) for fn in (*helpers, factory)
+        )
+        reply = self._request(
+            op="setup", source=source, factory=factory.__name__, params=params
+        )
+        return list(reply["names"])
+
+    def time(self, name: str, number: int) -> float:
+        """Seconds per call of the worker's block ``name`` over ``number`` calls."""
+        return float(self._request(op="time", name=name, number=number)["seconds"])
+
+    def contender(
+        self,
+        label: str,
+        name: str,
+        *,
+        target_seconds: float,
+        units: int = 1,
+        unit: str = "call",
+        number: int | None = None,
+    ) -> Contender:
+        """The worker's block ``name`` as a contender (see ``local_contender``)."""
+        if number is None:
+            number = int(
+                self._request(op="calibrate", name=name, target=target_seconds)[
+                    "number"
+                ]
+            )
+        else:
+            self.time(name, 1)
+        count = number
+        return Contender(label, lambda: self.time(name, count) / units, unit)
+
+
+def _worker_main(target: Path) -> None:
+    """The worker's loop: one JSON request per line in, one reply per line out."""
+    protocol = sys.stdout
+    # Anything the reference might print must not corrupt the protocol.
+    sys.stdout = sys.stderr
+    sys.path.insert(0, str(target))
+
+    def reply(**message: Any) -> None:
+        protocol.write(json.dumps(message) + "\n")
+        protocol.flush()
+
+    try:
+        import importlib.metadata
+
+        import numpy
+
+        import linoss_dynamics
+
+        location = Path(linoss_dynamics.__file__).resolve()
+        if target.resolve() not in location.parents:
+            raise ImportError(f"linoss_dynamics came from {location}, not {target}")
+        (dist,) = importlib.metadata.distributions(path=[str(target)])
+        reply(version=dist.version, location=str(location), numpy=numpy.__version__)
+    except Exception:
+        reply(error=traceback.format_exc())
+        return
+
+    blocks: dict[str, Block] = {}
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            op = request["op"]
+            if op == "setup":
+                namespace: dict[str, Any] = {"__name__": "reference_benchmarks"}
+                exec(compile(request["source"], "<benchmarks>", "exec"), namespace)
+                blocks = dict(namespace[request["factory"]](**request["params"]))
+                reply(names=sorted(blocks))
+            elif op == "calibrate":
+                number = calibrate(blocks[request["name"]], request["target"])
+                reply(number=number)
+            elif op == "time":
+                seconds = time_block(blocks[request["name"]], request["number"])
+                reply(seconds=seconds)
+            else:
+                reply(error=f"unknown request {op!r}")
+        except Exception:
+            reply(error=traceback.format_exc())
+
+
+# -- reporting ----------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, Python and NumPy versions, for the record."""
+    import numpy
+
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        model = platform.processor() or "unknown"
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    return {
+        "nproc": cpus,
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command that ran this benchmark, as it could be typed again."""
+    args = sys.argv if argv is None else argv
+    return shlex.join(["python", *args])
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration with a unit that keeps three significant digits readable."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def format_ratio(value: float) -> str:
+    return f"{value:.3g}x"
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        _worker_main(Path(sys.argv[2]))
+    else:
+        sys.exit(
+            "usage: _harness.py --worker REFERENCE_DIR (started by the benchmarks)"
+        )

@@ -1,0 +1,658 @@
+"""Core performance: ``Oscillator.step`` and ``scan`` against 0.2.2 and bare NumPy.
+
+Usage::
+
+    python benchmarks/bench_core.py [--quick] [--json OUT]
+
+Contenders, for P = 64 float64 oscillators:
+
+- ``Oscillator.step`` (IM and IMEX, a length-P force ``u``), the 0.2 compatible
+  ``linoss_step`` of this package, and linoss-dynamics 0.2.2's ``linoss_step``
+  (in a worker process: it shares our import name);
+- the bare floor of a step: the kernel's own ufunc sequence (10 ufuncs for IM,
+  6 for IMEX) with preallocated ``out=`` buffers and nothing else, and one
+  ufunc alone;
+- ``Oscillator.scan`` at L steps against 0.2.2's ``linoss_scan`` and against a
+  bare loop of the same ufuncs writing the rows of preallocated ``Y, Z``, both
+  for one bank and for a (32, 64) batch;
+- ``Oscillator.energy`` against 0.2.2's ``energy``.
+
+Everything is measured in one run, each group of contenders in interleaved
+rounds (see ``_harness``); the tables report medians and ratios of medians.
+Targets are printed next to the figures; the exit status never depends on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as h
+
+import linoss_dynamics
+from linoss_dynamics import Oscillator, linoss_step
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and budgets of one run."""
+
+    P: int
+    L: int
+    batch: int
+    batch_steps: int
+    dt: float
+    seed: int
+    step_rounds: int
+    scan_rounds: int
+    block_seconds: float
+
+
+FULL = Config(
+    P=64,
+    L=10_000,
+    batch=32,
+    batch_steps=10_000,
+    dt=0.05,
+    seed=20240,
+    step_rounds=101,
+    scan_rounds=9,
+    block_seconds=0.02,
+)
+QUICK = Config(
+    P=64,
+    L=1_000,
+    batch=32,
+    batch_steps=200,
+    dt=0.05,
+    seed=20240,
+    step_rounds=5,
+    scan_rounds=3,
+    block_seconds=0.005,
+)
+
+
+def bench_inputs(P: int, L: int, seed: int) -> dict[str, Any]:
+    """The parameters and inputs both processes time, drawn from one seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {
+        "A": rng.uniform(0.5, 4.0, P),
+        "y0": rng.standard_normal(P),
+        "z0": rng.standard_normal(P),
+        "u": rng.standard_normal(P),
+        "U": rng.standard_normal((L, P)),
+    }
+
+
+def reference_benchmarks(P: int, L: int, dt: float, seed: int) -> dict[str, Any]:
+    """Blocks of linoss-dynamics 0.2.2 calls; runs in the reference worker."""
+    from linoss_dynamics import energy, linoss_scan, linoss_step
+
+    data = bench_inputs(P, L, seed)
+    A, y0, z0, u, U = data["A"], data["y0"], data["z0"], data["u"], data["U"]
+
+    def step(mode: str) -> Any:
+        def block(n: int) -> None:
+            y, z = y0, z0
+            for _ in range(n):
+                y, z, _metrics = linoss_step(y, z, A, dt, mode=mode, u=u)
+
+        return block
+
+    def scan(n: int) -> None:
+        for _ in range(n):
+            linoss_scan(U, A, dt, mode="implicit", y0=y0, z0=z0)
+
+    def bank_energy(n: int) -> None:
+        for _ in range(n):
+            energy(y0, z0, A)
+
+    return {
+        "step_im": step("implicit"),
+        "step_imex": step("implicit_explicit"),
+        "scan_im": scan,
+        "energy": bank_energy,
+    }
+
+
+# -- the bare floors ------------------------------------------------------------
+#
+# The same ufuncs in the same order as the kernels of ``linoss_dynamics.schemes``,
+# with array coefficients and ``out=`` buffers, and no other work: no checks, no
+# dispatch, no allocation. ``check_bare_bytes`` confirms that they compute the
+# very bytes of ``Oscillator.scan``, so the comparison is like for like.
+
+
+def im_coefficients(A: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
+    """``S, dt A S, dt S, dt^2 S`` as arrays, rounded as ``Oscillator`` does."""
+    dt_arr = np.full_like(A, dt)
+    dt2 = dt_arr * dt_arr
+    S = 1.0 / (1.0 + dt2 * A)
+    return S, dt_arr * A * S, dt_arr * S, dt2 * S
+
+
+def bare_im_step_block(
+    A: np.ndarray, dt: float, y0: np.ndarray, z0: np.ndarray, u: np.ndarray
+) -> h.Block:
+    """IM steps as 10 ufuncs, ping-ponging between two preallocated states."""
+    S, dtAS, dtS, dt2S = im_coefficients(A, dt)
+    mul, add, sub = np.multiply, np.add, np.subtract
+
+    def block(n: int) -> None:
+        y, z = y0.copy(), z0.copy()
+        yo, zo, t = np.empty_like(y), np.empty_like(z), np.empty_like(y)
+        for _ in range(n):
+            mul(S, z, out=zo)
+            mul(dtAS, y, out=t)
+            sub(zo, t, out=zo)
+            mul(dtS, u, out=t)
+            add(zo, t, out=zo)
+            mul(S, y, out=yo)
+            mul(dtS, z, out=t)
+            add(yo, t, out=yo)
+            mul(dt2S, u, out=t)
+            add(yo, t, out=yo)
+            y, z, yo, zo = yo, zo, y, z
+
+    return block
+
+
+def bare_imex_step_block(
+    A: np.ndarray, dt: float, y0: np.ndarray, z0: np.ndarray, u: np.ndarray
+) -> h.Block:
+    """IMEX steps as 6 ufuncs, ping-ponging between two preallocated states."""
+    dt_arr = np.full_like(A, dt)
+    dtA = dt_arr * A
+    mul, add, sub = np.multiply, np.add, np.subtract
+
+    def block(n: int) -> None:
+        y, z = y0.copy(), z0.copy()
+        yo, zo, t = np.empty_like(y), np.empty_like(z), np.empty_like(y)
+        for _ in range(n):
+            mul(dtA, y, out=t)
+            sub(z, t, out=zo)
+            mul(dt_arr, u, out=t)
+            add(zo, t, out=zo)
+            mul(dt_arr, zo, out=t)
+            add(y, t, out=yo)
+            y, z, yo, zo = yo, zo, y, z
+
+    return block
+
+
+def bare_im_scan(
+    A: np.ndarray, dt: float
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``scan(U, y0, z0) -> (Y, Z)``: the IM loop over the rows of ``Y, Z``.
+
+    ``Y`` and ``Z`` are allocated once per call, before the loop, as
+    ``Oscillator.scan`` does; state may be (P,) or (N, P).
+    """
+    S, dtAS, dtS, dt2S = im_coefficients(A, dt)
+    mul, add, sub = np.multiply, np.add, np.subtract
+
+    def scan(
+        U: np.ndarray, y0: np.ndarray, z0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        Y = np.empty((U.shape[0], *y0.shape))
+        Z = np.empty((U.shape[0], *y0.shape))
+        t = np.empty(y0.shape)
+        y, z = y0, z0
+        for i in range(U.shape[0]):
+            yo, zo, f = Y[i], Z[i], U[i]
+            mul(S, z, out=zo)
+            mul(dtAS, y, out=t)
+            sub(zo, t, out=zo)
+            mul(dtS, f, out=t)
+            add(zo, t, out=zo)
+            mul(S, y, out=yo)
+            mul(dtS, z, out=t)
+            add(yo, t, out=yo)
+            mul(dt2S, f, out=t)
+            add(yo, t, out=yo)
+            y, z = yo, zo
+        return Y, Z
+
+    return scan
+
+
+def check_bare_bytes(osc: Oscillator, data: Mapping[str, Any], batch: int) -> bool:
+    """Whether the bare IM loop reproduces ``Oscillator.scan`` byte for byte."""
+    scan = bare_im_scan(osc.A, float(osc.dt))
+    rng = np.random.default_rng(7)
+    U1 = data["U"][:200]
+    UN = rng.standard_normal((50, batch, osc.size))
+    yN = rng.standard_normal((batch, osc.size))
+    zN = rng.standard_normal((batch, osc.size))
+    same = True
+    for U, y, z in ((U1, data["y0"], data["z0"]), (UN, yN, zN)):
+        ours = osc.scan(U, y, z)
+        bare = scan(U, y, z)
+        same &= all(a.tobytes() == b.tobytes() for a, b in zip(ours, bare, strict=True))
+    return same
+
+
+# -- figures ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the summary: ``ours`` against ``other``, as a ratio.
+
+    ``kind`` is ``"speedup"`` (ratio ``other / ours``, the target a minimum) or
+    ``"overhead"`` (ratio ``ours / other``, the target a maximum).
+    """
+
+    label: str
+    ours: str
+    other: str
+    kind: str
+    target: float | None = None
+
+
+FIGURES = (
+    Figure(
+        "1. IM step: `Oscillator.step` vs 0.2.2 `linoss_step`",
+        "step_im",
+        "ref_step_im",
+        "speedup",
+        15.0,
+    ),
+    Figure(
+        "1. IMEX step: `Oscillator.step` vs 0.2.2 `linoss_step`",
+        "step_imex",
+        "ref_step_imex",
+        "speedup",
+        15.0,
+    ),
+    Figure(
+        "2. IM step vs bare floor (10 ufuncs, `out=`)",
+        "step_im",
+        "bare_step_im",
+        "overhead",
+    ),
+    Figure(
+        "2. IMEX step vs bare floor (6 ufuncs, `out=`)",
+        "step_imex",
+        "bare_step_imex",
+        "overhead",
+    ),
+    Figure(
+        "3. IM scan, per step: `Oscillator.scan` vs 0.2.2 `linoss_scan`",
+        "scan_im",
+        "ref_scan_im",
+        "speedup",
+        15.0,
+    ),
+    Figure(
+        "3. IM scan, per step: `Oscillator.scan` vs bare loop",
+        "scan_im",
+        "bare_scan_im",
+        "overhead",
+        1.3,
+    ),
+    Figure(
+        "4. IM scan, (32, 64) batch, per step: `Oscillator.scan` vs bare loop",
+        "batch_scan_im",
+        "bare_batch_scan_im",
+        "overhead",
+        1.3,
+    ),
+    Figure(
+        "5. IM step: compat `linoss_step` vs 0.2.2 `linoss_step`",
+        "compat_step_im",
+        "ref_step_im",
+        "speedup",
+    ),
+    Figure(
+        "5. IMEX step: compat `linoss_step` vs 0.2.2 `linoss_step`",
+        "compat_step_imex",
+        "ref_step_imex",
+        "speedup",
+    ),
+    Figure(
+        "5. energy: `Oscillator.energy` vs 0.2.2 `energy`",
+        "energy",
+        "ref_energy",
+        "speedup",
+    ),
+)
+
+
+def figure_row(figure: Figure, results: Mapping[str, h.Samples]) -> dict[str, Any]:
+    ours, other = results.get(figure.ours), results.get(figure.other)
+    row: dict[str, Any] = asdict(figure)
+    if ours is None or other is None:
+        return {**row, "ratio": None, "met": None}
+    if figure.kind == "speedup":
+        value = h.ratio(other, ours)
+        met = None if figure.target is None else value.median >= figure.target
+    else:
+        value = h.ratio(ours, other)
+        met = None if figure.target is None else value.median <= figure.target
+    return {
+        **row,
+        "ours_s": ours.median,
+        "other_s": other.median,
+        "unit": ours.unit,
+        "ratio": value.as_dict(),
+        "met": met,
+    }
+
+
+def describe_ratio(kind: str, value: float) -> str:
+    if kind != "speedup":
+        return f"{h.format_ratio(value)} the time"
+    if value >= 1.0:
+        return f"{h.format_ratio(value)} faster"
+    return f"{h.format_ratio(1.0 / value)} slower"
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    def cells(row: dict[str, Any]) -> list[str]:
+        sign = ">=" if row["kind"] == "speedup" else "<="
+        target = "-" if row["target"] is None else f"{sign} {row['target']:g}x"
+        if row["ratio"] is None:
+            return [row["label"], "n/a", "n/a", "n/a", "-", target, "-"]
+        met = {None: "-", True: "yes", False: "**no**"}[row["met"]]
+        per = f" per {row['unit']}"
+        r = row["ratio"]
+        spread = f"{r['q1']:.3g}-{r['q3']:.3g}"
+        return [
+            row["label"],
+            h.format_seconds(row["ours_s"]) + per,
+            h.format_seconds(row["other_s"]) + per,
+            describe_ratio(row["kind"], r["median"]),
+            spread,
+            target,
+            met,
+        ]
+
+    return h.markdown_table(
+        ["figure", "ours", "against", "ratio", "quartiles", "target", "met"],
+        (cells(r) for r in rows),
+    )
+
+
+def contender_table(results: Mapping[str, h.Samples], rounds: Mapping[str, int]) -> str:
+    return h.markdown_table(
+        ["contender", "median", "min", "max", "rounds"],
+        (
+            [
+                f"`{s.name}`",
+                f"{h.format_seconds(s.median)} per {s.unit}",
+                h.format_seconds(s.low),
+                h.format_seconds(s.high),
+                str(rounds[s.name]),
+            ]
+            for s in results.values()
+        ),
+    )
+
+
+# -- the run ------------------------------------------------------------------
+
+
+def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    """Measure every group; returns the results as JSON-ready data."""
+    P, dt, block = config.P, config.dt, config.block_seconds
+    data = bench_inputs(P, config.L, config.seed)
+    A, y0, z0, u, U = data["A"], data["y0"], data["z0"], data["u"], data["U"]
+    osc_im = Oscillator(A, dt, mode="im")
+    osc_imex = Oscillator(A, dt, mode="imex")
+
+    rng = np.random.default_rng(config.seed + 1)
+    shape = (config.batch, P)
+    U_batch = rng.standard_normal((config.batch_steps, *shape))
+    y_batch, z_batch = rng.standard_normal(shape), rng.standard_normal(shape)
+
+    bare_scan = bare_im_scan(A, dt)
+    bare_bytes = check_bare_bytes(osc_im, data, config.batch)
+
+    def step_block(osc: Oscillator) -> h.Block:
+        step = osc.step
+
+        def block(n: int) -> None:
+            y, z = y0, z0
+            for _ in range(n):
+                y, z = step(y, z, u)
+
+        return block
+
+    def compat_block(mode: str) -> h.Block:
+        def block(n: int) -> None:
+            y, z = y0, z0
+            for _ in range(n):
+                y, z, _metrics = linoss_step(y, z, A, dt, mode=mode, u=u)
+
+        return block
+
+    def calls(fn: Callable[[], object]) -> h.Block:
+        def block(n: int) -> None:
+            for _ in range(n):
+                fn()
+
+        return block
+
+    out = np.empty(P)
+
+    def one_ufunc(n: int) -> None:
+        add = np.add
+        for _ in range(n):
+            add(y0, z0, out=out)
+
+    reference: dict[str, Any] = {"version": None, "error": None}
+    results: dict[str, h.Samples] = {}
+    rounds: dict[str, int] = {}
+
+    def measure(title: str, contenders: list[h.Contender], n_rounds: int) -> None:
+        log(f"timing {title}: {', '.join(c.name for c in contenders)}")
+        for name, samples in h.interleave(contenders, n_rounds).items():
+            results[name] = samples
+            rounds[name] = n_rounds
+
+    worker: h.ReferenceWorker | None = None
+    try:
+        h.ensure_reference()
+        worker = h.ReferenceWorker()
+        worker.setup(
+            reference_benchmarks,
+            helpers=[bench_inputs],
+            P=P,
+            L=config.L,
+            dt=dt,
+            seed=config.seed,
+        )
+        reference.update(version=worker.version, location=worker.location)
+    except h.ReferenceUnavailableError as exc:
+        reference["error"] = str(exc)
+        log(f"reference unavailable, its rows are n/a: {exc}")
+
+    def ref(label: str, name: str, **kwargs: Any) -> list[h.Contender]:
+        if worker is None:
+            return []
+        return [worker.contender(label, name, **kwargs)]
+
+    started = time.perf_counter()
+    try:
+        measure(
+            "IM step",
+            [
+                h.local_contender("step_im", step_block(osc_im), target_seconds=block),
+                h.local_contender(
+                    "compat_step_im", compat_block("implicit"), target_seconds=block
+                ),
+                h.local_contender(
+                    "bare_step_im",
+                    bare_im_step_block(A, dt, y0, z0, u),
+                    target_seconds=block,
+                ),
+                h.local_contender("one_ufunc", one_ufunc, target_seconds=block),
+                *ref("ref_step_im", "step_im", target_seconds=block),
+            ],
+            config.step_rounds,
+        )
+        measure(
+            "IMEX step",
+            [
+                h.local_contender(
+                    "step_imex", step_block(osc_imex), target_seconds=block
+                ),
+                h.local_contender(
+                    "compat_step_imex",
+                    compat_block("implicit_explicit"),
+                    target_seconds=block,
+                ),
+                h.local_contender(
+                    "bare_step_imex",
+                    bare_imex_step_block(A, dt, y0, z0, u),
+                    target_seconds=block,
+                ),
+                *ref("ref_step_imex", "step_imex", target_seconds=block),
+            ],
+            config.step_rounds,
+        )
+        scan_kwargs: dict[str, Any] = {
+            "target_seconds": block,
+            "units": config.L,
+            "unit": "step",
+            "number": 1,
+        }
+        measure(
+            f"IM scan, L = {config.L}",
+            [
+                h.local_contender(
+                    "scan_im",
+                    calls(lambda: osc_im.scan(U, y0, z0)),
+                    **scan_kwargs,
+                ),
+                h.local_contender(
+                    "bare_scan_im", calls(lambda: bare_scan(U, y0, z0)), **scan_kwargs
+                ),
+                *ref("ref_scan_im", "scan_im", **scan_kwargs),
+            ],
+            config.scan_rounds,
+        )
+        batch_kwargs = {**scan_kwargs, "units": config.batch_steps}
+        measure(
+            f"IM scan, batch {shape}, L = {config.batch_steps}",
+            [
+                h.local_contender(
+                    "batch_scan_im",
+                    calls(lambda: osc_im.scan(U_batch, y_batch, z_batch)),
+                    **batch_kwargs,
+                ),
+                h.local_contender(
+                    "bare_batch_scan_im",
+                    calls(lambda: bare_scan(U_batch, y_batch, z_batch)),
+                    **batch_kwargs,
+                ),
+            ],
+            config.scan_rounds,
+        )
+        measure(
+            "energy",
+            [
+                h.local_contender(
+                    "energy",
+                    calls(lambda: osc_im.energy(y0, z0)),
+                    target_seconds=block,
+                ),
+                *ref("ref_energy", "energy", target_seconds=block),
+            ],
+            config.step_rounds,
+        )
+    finally:
+        if worker is not None:
+            worker.close()
+    elapsed = time.perf_counter() - started
+
+    batch_step = results["batch_scan_im"].median
+    return {
+        "command": h.command_line(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "machine": h.machine_info(),
+        "package": {"version": linoss_dynamics.__version__},
+        "reference": reference,
+        "config": asdict(config),
+        "timing_seconds": elapsed,
+        "bare_loops_match_scan_bytes": bare_bytes,
+        "batch_oscillator_steps_per_second": config.batch * P / batch_step,
+        "contenders": {name: s.as_dict() for name, s in results.items()},
+        "rounds": rounds,
+        "figures": [figure_row(f, results) for f in FIGURES],
+        "_samples": results,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    machine, config = result["machine"], result["config"]
+    reference = result["reference"]
+    ref_text = (
+        f"linoss-dynamics {reference['version']} in a worker process"
+        if reference["version"]
+        else f"unavailable ({reference['error']})"
+    )
+    batch = f"({config['batch']}, {config['P']})"
+    lines = [
+        f"`{result['command']}`",
+        "",
+        f"- date: {result['date']}; timing took {result['timing_seconds']:.0f} s",
+        f"- machine: {machine['nproc']} CPUs, {machine['cpu_model']}; Python "
+        f"{machine['python']}, NumPy {machine['numpy']}",
+        f"- ours: linoss-dynamics {result['package']['version']}; reference: {ref_text}",
+        f"- P = {config['P']} float64, dt = {config['dt']}, scan L = {config['L']}, "
+        f"batch {batch} with L = {config['batch_steps']}",
+        f"- {config['step_rounds']} interleaved rounds for steps and energy, "
+        f"{config['scan_rounds']} for scans; times are medians over rounds, ratios "
+        "medians of the per-round ratios (quartiles beside them)",
+        "- bare loops reproduce `Oscillator.scan` bytes: "
+        + ("yes" if result["bare_loops_match_scan_bytes"] else "**no**"),
+        "",
+        summary_table(result["figures"]),
+        "",
+        f"Batch {batch} throughput of `Oscillator.scan`: "
+        f"{result['batch_oscillator_steps_per_second'] / 1e6:.3g} million "
+        "oscillator-steps per second.",
+        "",
+        contender_table(result["_samples"], result["rounds"]),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, a few seconds (smoke test)"
+    )
+    parser.add_argument(
+        "--json", metavar="OUT", type=Path, help="also write the results as JSON"
+    )
+    args = parser.parse_args(argv)
+
+    result = run(QUICK if args.quick else FULL, lambda msg: print(msg, file=sys.stderr))
+
+    print(report(result))
+    if args.json is not None:
+        data = {k: v for k, v in result.items() if not k.startswith("_")}
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

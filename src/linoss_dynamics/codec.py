@@ -1,0 +1,541 @@
+"""The canonical msgpack profile of a run log, and its digests.
+
+One event has exactly one encoding, so it has exactly one digest. The profile:
+
+- An event body is a msgpack **array** whose first element is the event code
+  (``EventKind``) and whose other elements come in the fixed order below.
+  Maps appear only in the header's fingerprint, with string keys in sorted order.
+- Integers take their shortest msgpack form; floats are always float64
+  (``0xcb`` + 8 big-endian bytes, the msgpack rule); strings are UTF-8 ``str``;
+  digests are 16-byte ``bin``; ``nil`` marks an absent optional field.
+- A NumPy array is ``ExtType(1, payload)`` with payload ``dtype code (u8: 1 =
+  little-endian float64) | ndim (u8) | ndim x u32 little-endian dims | the
+  values, little-endian, C order``, in the shortest ext form msgpack has for
+  the payload length. It is the only ExtType; nothing is pickled. Values must be
+  finite.
+- Decoding re-encodes what it decoded and refuses the body unless the bytes are
+  identical: a non-shortest integer, a float32, a ``bin`` where ``str`` belongs,
+  an unsorted map, trailing bytes, each makes a body non-canonical.
+
+Event layouts (``[code, field, ...]``)::
+
+    RunStarted       [0, schema_version, library_version, hash_algorithms, spec, y0, z0, fingerprint]
+    StepApplied      [1, seq, u, dt, state_digest, energy_before, energy_after, delta_energy, y, z]
+    ParamsChanged    [2, seq, spec]
+    StateWritten     [3, seq, y, z, state_digest, energy]
+    CheckpointTaken  [4, seq, spec, y, z, state_digest, energy]
+    RunClosed        [5, seq, events, run_digest]
+    spec             [scheme, A, G, dt, B, allow_unstable]
+
+``u`` is nil, a float or an array; ``dt`` (per step) nil, a float or an array;
+``y``, ``z`` in a step are nil unless the recorder keeps full states.
+
+Digests (all xxh3-128, 16 bytes):
+
+- state digest: of ``"<f8\\0" | ndim (u8) | dims (u32 LE) | y bytes | z bytes``,
+  so it covers dtype, shape and values;
+- genesis: of ``"linoss-run\\0" | msgpack([spec, y0, z0])``: the run's
+  parameters and initial state, and nothing else;
+- chain: ``digest_k = xxh3_128(digest_{k-1} | body_k)`` with ``digest_{-1}`` the
+  genesis. The digest after the last event is the **run digest**: it depends
+  only on parameters, inputs and resulting states, never on the machine,
+  versions or time, so two recordings of one run compare with one value.
+
+xxh3 detects accidental damage and divergence; it is not a cryptographic hash
+and does not stop someone who rewrites a log on purpose.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgpack
+import numpy as np
+import xxhash
+
+from ._typing import FloatArray
+from .events import (
+    CheckpointTaken,
+    Event,
+    EventKind,
+    ParamsChanged,
+    RunClosed,
+    RunSpec,
+    RunStarted,
+    StateWritten,
+    StepApplied,
+)
+from .schemes import Scheme
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HASH_ALGORITHMS",
+    "MAGIC",
+    "SCHEMA_VERSION",
+    "BodyError",
+    "StateHasher",
+    "decode_event",
+    "decode_header",
+    "encode_event",
+    "encode_header",
+    "encode_step",
+    "genesis_digest",
+    "state_digest",
+]
+
+FORMAT_VERSION: Final = 1
+"""Version of the file layout (magic, frames). Part of the magic bytes."""
+
+MAGIC_PREFIX: Final = b"\x89LINOSS"
+MAGIC: Final = MAGIC_PREFIX + bytes([FORMAT_VERSION])
+
+SCHEMA_VERSION: Final = 1
+"""Version of the event layouts above. Older logs are upcast on reading."""
+
+HASH_ALGORITHMS: Final = ("xxh3-128", "xxh3-64")
+"""Chain, state and genesis digests; frame checksums."""
+
+ARRAY_EXT: Final = 1
+_DTYPE_F64: Final = 1
+_LE_F64: Final = np.dtype("<f8")
+
+DIGEST_SIZE: Final = 16
+
+
+class BodyError(Exception):
+    """A frame body that is not a canonical event; the reader adds where it is."""
+
+
+# -- arrays -------------------------------------------------------------------
+
+
+def array_payload(arr: FloatArray) -> bytes:
+    """The ext payload of a float64 array (see the module docs)."""
+    head = struct.pack(f"<BB{arr.ndim}I", _DTYPE_F64, arr.ndim, *arr.shape)
+    return head + np.ascontiguousarray(arr, dtype=_LE_F64).tobytes()
+
+
+def _ext_header(length: int) -> bytes:
+    """msgpack's shortest ext header for a payload of ``length`` bytes."""
+    fixed = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}.get(length)
+    if fixed is not None:
+        return bytes((fixed, ARRAY_EXT))
+    if length < 0x100:
+        return bytes((0xC7, length, ARRAY_EXT))
+    if length < 0x10000:
+        return struct.pack(">BHB", 0xC8, length, ARRAY_EXT)
+    return struct.pack(">BIB", 0xC9, length, ARRAY_EXT)
+
+
+def decode_array(payload: bytes, name: str) -> FloatArray:
+    """A read-only float64 array from an ext payload; refuses non-finite values."""
+    if len(payload) < 2:
+        raise BodyError(f"{name}: array payload of {len(payload)} bytes is too short")
+    dtype_code, ndim = payload[0], payload[1]
+    if dtype_code != _DTYPE_F64:
+        raise BodyError(f"{name}: array dtype code {dtype_code} is not 1 (float64)")
+    if ndim > 2:
+        raise BodyError(f"{name}: arrays have at most 2 dimensions; got {ndim}")
+    start = 2 + 4 * ndim
+    if len(payload) < start:
+        raise BodyError(f"{name}: array payload ends inside its shape")
+    shape = struct.unpack_from(f"<{ndim}I", payload, 2)
+    count = 1
+    for dim in shape:
+        count *= dim
+    if len(payload) - start != 8 * count:
+        raise BodyError(
+            f"{name}: array of shape {shape} needs {8 * count} bytes of values; the "
+            f"payload has {len(payload) - start}"
+        )
+    arr = np.frombuffer(payload, dtype=_LE_F64, offset=start).reshape(shape)
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        index = int(np.argmax(~np.isfinite(arr.reshape(-1))))
+        raise BodyError(
+            f"{name}: values must be finite; got {arr.reshape(-1)[index]!r} at flat "
+            f"index {index}"
+        )
+    return arr
+
+
+def _ext(arr: FloatArray | None) -> msgpack.ExtType | None:
+    return None if arr is None else msgpack.ExtType(ARRAY_EXT, array_payload(arr))
+
+
+def _number_or_ext(value: float | FloatArray | None) -> Any:
+    if value is None or isinstance(value, float):
+        return value
+    return _ext(value)
+
+
+# -- digests ------------------------------------------------------------------
+
+
+class StateHasher:
+    """State digests for one state shape, with the prefix computed once."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.prefix = struct.pack(f"<4sB{len(shape)}I", b"<f8\0", len(shape), *shape)
+
+    def digest(self, y: FloatArray, z: FloatArray) -> bytes:
+        """xxh3-128 of the prefix, then ``y`` and ``z`` as little-endian bytes."""
+        return xxhash.xxh3_128_digest(self.prefix + y.tobytes() + z.tobytes())
+
+
+def state_digest(y: FloatArray, z: FloatArray) -> bytes:
+    """The digest of a state ``(y, z)`` (see the module docs)."""
+    y = np.ascontiguousarray(y, dtype=_LE_F64)
+    z = np.ascontiguousarray(z, dtype=_LE_F64)
+    return StateHasher(y.shape).digest(y, z)
+
+
+def _spec_obj(spec: RunSpec) -> list[Any]:
+    return [
+        spec.scheme.value,
+        _ext(spec.A),
+        _ext(spec.G),
+        _number_or_ext(spec.dt),
+        _ext(spec.B),
+        bool(spec.allow_unstable),
+    ]
+
+
+def genesis_digest(spec: RunSpec, y0: FloatArray, z0: FloatArray) -> bytes:
+    """The digest the chain starts from: parameters and initial state only."""
+    body = msgpack.packb([_spec_obj(spec), _ext(y0), _ext(z0)], use_bin_type=True)
+    return xxhash.xxh3_128_digest(b"linoss-run\0" + body)
+
+
+# -- encoding -----------------------------------------------------------------
+
+
+def _pack(obj: Any) -> bytes:
+    data: bytes = msgpack.packb(obj, use_bin_type=True)
+    return data
+
+
+def encode_header(header: RunStarted) -> bytes:
+    """The canonical body of a header."""
+    return _pack(
+        [
+            int(EventKind.RUN_STARTED),
+            header.schema_version,
+            header.library_version,
+            list(header.hash_algorithms),
+            _spec_obj(header.spec),
+            _ext(header.y0),
+            _ext(header.z0),
+            _canonical_map(header.fingerprint),
+        ]
+    )
+
+
+def _canonical_map(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: mapping[key] for key in sorted(mapping)}
+
+
+def encode_event(record: Event) -> bytes:
+    """The canonical body of any event (the general, slower path)."""
+    if isinstance(record, StepApplied):
+        return encode_step(*record)
+    if isinstance(record, ParamsChanged):
+        obj: list[Any] = [
+            int(EventKind.PARAMS_CHANGED),
+            record.seq,
+            _spec_obj(record.spec),
+        ]
+    elif isinstance(record, StateWritten):
+        obj = [
+            int(EventKind.STATE_WRITTEN),
+            record.seq,
+            _ext(record.y),
+            _ext(record.z),
+            record.state_digest,
+            float(record.energy),
+        ]
+    elif isinstance(record, CheckpointTaken):
+        obj = [
+            int(EventKind.CHECKPOINT_TAKEN),
+            record.seq,
+            _spec_obj(record.spec),
+            _ext(record.y),
+            _ext(record.z),
+            record.state_digest,
+            float(record.energy),
+        ]
+    elif isinstance(record, RunClosed):
+        obj = [int(EventKind.RUN_CLOSED), record.seq, record.events, record.run_digest]
+    else:
+        raise TypeError(f"not an event record: {type(record).__name__}")
+    return _pack(obj)
+
+
+_STEP_HEAD: Final = bytes((0x9A, int(EventKind.STEP_APPLIED)))
+_STEP_MIDDLE: Final = struct.Struct(">BB16sBdBdBd")
+_NIL: Final = b"\xc0"
+_F64: Final = struct.Struct(">Bd")
+
+
+def _uint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x100:
+        return bytes((0xCC, value))
+    if value < 0x10000:
+        return struct.pack(">BH", 0xCD, value)
+    if value < 0x100000000:
+        return struct.pack(">BI", 0xCE, value)
+    return struct.pack(">BQ", 0xCF, value)
+
+
+def _value(value: float | FloatArray | None) -> bytes:
+    if value is None:
+        return _NIL
+    if isinstance(value, float):
+        return _F64.pack(0xCB, value)
+    payload = array_payload(value)
+    return _ext_header(len(payload)) + payload
+
+
+def encode_step(
+    seq: int,
+    u: float | FloatArray | None,
+    dt: float | FloatArray | None,
+    state_digest: bytes,
+    energy_before: float,
+    energy_after: float,
+    delta_energy: float,
+    y: FloatArray | None = None,
+    z: FloatArray | None = None,
+) -> bytes:
+    """The canonical body of a step event, built directly (the hot path).
+
+    Byte-identical to packing the event's list with msgpack (tests pin it).
+    """
+    return b"".join(
+        (
+            _STEP_HEAD,
+            _uint(seq),
+            _value(u),
+            _value(dt),
+            _STEP_MIDDLE.pack(
+                0xC4,
+                DIGEST_SIZE,
+                state_digest,
+                0xCB,
+                energy_before,
+                0xCB,
+                energy_after,
+                0xCB,
+                delta_energy,
+            ),
+            _value(y),
+            _value(z),
+        )
+    )
+
+
+# -- decoding -----------------------------------------------------------------
+
+Upcaster = Callable[[list[Any]], list[Any]]
+UPCASTERS: dict[int, Upcaster] = {}
+"""``UPCASTERS[v]`` turns a decoded event list of schema ``v`` into schema ``v + 1``.
+
+Each schema change adds one function here and a fixture log written in the old
+schema under ``fixtures/``; readers then upcast old logs event by event.
+"""
+
+
+def _unpack(body: bytes | memoryview) -> Any:
+    try:
+        # Without a max_*_len argument, unpackb bounds every container and string
+        # by the length of the body, so a hostile length cannot allocate more.
+        return msgpack.unpackb(body, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises many types for bad input
+        raise BodyError(f"not valid msgpack ({type(exc).__name__}: {exc})") from None
+
+
+def _canonical(obj: Any, body: bytes | memoryview) -> None:
+    try:
+        again = _pack(obj)
+    except Exception as exc:  # pragma: no cover - decoded objects always pack
+        raise BodyError(f"cannot re-encode ({exc})") from None
+    if again != body:
+        raise BodyError(
+            "body is valid msgpack but not in the canonical profile (a non-shortest "
+            "integer, a float32, an unsorted map or another alternative encoding)"
+        )
+
+
+def _int(value: Any, name: str) -> int:
+    if type(value) is not int or value < 0:
+        raise BodyError(f"{name} must be a non-negative integer; got {value!r}")
+    return value
+
+
+def _float(value: Any, name: str) -> float:
+    if type(value) is not float:
+        raise BodyError(f"{name} must be a float64; got {type(value).__name__}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BodyError(f"{name} must be finite; got {value!r}")
+    return value
+
+
+def _digest(value: Any, name: str) -> bytes:
+    if type(value) is not bytes or len(value) != DIGEST_SIZE:
+        raise BodyError(
+            f"{name} must be {DIGEST_SIZE} bytes of digest; got {value!r:.60}"
+        )
+    return value
+
+
+def _array(value: Any, name: str) -> FloatArray:
+    if not isinstance(value, msgpack.ExtType) or value.code != ARRAY_EXT:
+        raise BodyError(
+            f"{name} must be an array (ExtType 1); got {type(value).__name__}"
+        )
+    return decode_array(value.data, name)
+
+
+def _optional_array(value: Any, name: str) -> FloatArray | None:
+    return None if value is None else _array(value, name)
+
+
+def _number_or_array(value: Any, name: str) -> float | FloatArray | None:
+    if value is None:
+        return None
+    if type(value) is float:
+        return _float(value, name)
+    return _array(value, name)
+
+
+def _spec(value: Any) -> RunSpec:
+    if type(value) is not list or len(value) != 6:
+        raise BodyError(
+            "spec must be a list of 6 fields [scheme, A, G, dt, B, allow_unstable]"
+        )
+    scheme_name, A, G, dt, B, allow_unstable = value
+    try:
+        scheme = Scheme(scheme_name)
+    except ValueError:
+        raise BodyError(f"spec.scheme {scheme_name!r} is not a known scheme") from None
+    if type(allow_unstable) is not bool:
+        raise BodyError("spec.allow_unstable must be a boolean")
+    dt_value = _number_or_array(dt, "spec.dt")
+    if dt_value is None:
+        raise BodyError("spec.dt is required")
+    A_arr = _array(A, "spec.A")
+    return RunSpec(
+        scheme=scheme,
+        A=A_arr,
+        G=_optional_array(G, "spec.G"),
+        dt=dt_value,
+        B=_optional_array(B, "spec.B"),
+        allow_unstable=allow_unstable,
+    )
+
+
+def _list(obj: Any, length: int, what: str) -> list[Any]:
+    if type(obj) is not list or len(obj) != length:
+        size = len(obj) if type(obj) is list else type(obj).__name__
+        raise BodyError(f"{what} must be a list of {length} fields; got {size}")
+    return obj
+
+
+def decode_header(body: bytes | memoryview) -> RunStarted:
+    """Decode and check a header body (the caller checks the schema version first)."""
+    obj = _unpack(body)
+    _canonical(obj, body)
+    if type(obj) is not list or not obj or obj[0] != int(EventKind.RUN_STARTED):
+        raise BodyError("the first frame must be a run_started header")
+    obj = _list(obj, 8, "run_started")
+    _, schema_version, library_version, hashes, spec, y0, z0, fingerprint = obj
+    if type(library_version) is not str:
+        raise BodyError("library_version must be a string")
+    if type(hashes) is not list or not all(type(h) is str for h in hashes):
+        raise BodyError("hash_algorithms must be a list of strings")
+    if type(fingerprint) is not dict:
+        raise BodyError("fingerprint must be a map")
+    y_arr = _array(y0, "y0")
+    z_arr = _array(z0, "z0")
+    return RunStarted(
+        schema_version=_int(schema_version, "schema_version"),
+        library_version=library_version,
+        hash_algorithms=tuple(hashes),
+        spec=_spec(spec),
+        y0=y_arr,
+        z0=z_arr,
+        fingerprint=fingerprint,
+    )
+
+
+def header_schema_version(body: bytes | memoryview) -> int:
+    """The schema version of a header body, read before anything else is trusted."""
+    obj = _unpack(body)
+    if type(obj) is not list or len(obj) < 2 or obj[0] != int(EventKind.RUN_STARTED):
+        raise BodyError("the first frame must be a run_started header")
+    return _int(obj[1], "schema_version")
+
+
+def decode_event(
+    body: bytes | memoryview, schema_version: int = SCHEMA_VERSION
+) -> Event:
+    """Decode one canonical event body into its record.
+
+    Raises:
+        BodyError: the body is not msgpack, not canonical, or not an event of
+            the expected layout (the message names the field).
+    """
+    obj = _unpack(body)
+    _canonical(obj, body)
+    if type(obj) is not list or not obj:
+        raise BodyError(f"an event must be a non-empty list; got {type(obj).__name__}")
+    for version in range(schema_version, SCHEMA_VERSION):
+        obj = UPCASTERS[version](obj)
+    code = obj[0]
+    if code == EventKind.STEP_APPLIED:
+        _, seq, u, dt, digest, e0, e1, de, y, z = _list(obj, 10, "step_applied")
+        return StepApplied(
+            _int(seq, "seq"),
+            _number_or_array(u, "u"),
+            _number_or_array(dt, "dt"),
+            _digest(digest, "state_digest"),
+            _float(e0, "energy_before"),
+            _float(e1, "energy_after"),
+            _float(de, "delta_energy"),
+            _optional_array(y, "y"),
+            _optional_array(z, "z"),
+        )
+    if code == EventKind.PARAMS_CHANGED:
+        _, seq, spec = _list(obj, 3, "params_changed")
+        return ParamsChanged(_int(seq, "seq"), _spec(spec))
+    if code == EventKind.STATE_WRITTEN:
+        _, seq, y, z, digest, energy = _list(obj, 6, "state_written")
+        return StateWritten(
+            _int(seq, "seq"),
+            _array(y, "y"),
+            _array(z, "z"),
+            _digest(digest, "state_digest"),
+            _float(energy, "energy"),
+        )
+    if code == EventKind.CHECKPOINT_TAKEN:
+        _, seq, spec, y, z, digest, energy = _list(obj, 7, "checkpoint_taken")
+        return CheckpointTaken(
+            _int(seq, "seq"),
+            _spec(spec),
+            _array(y, "y"),
+            _array(z, "z"),
+            _digest(digest, "state_digest"),
+            _float(energy, "energy"),
+        )
+    if code == EventKind.RUN_CLOSED:
+        _, seq, events, run_digest = _list(obj, 4, "run_closed")
+        return RunClosed(
+            _int(seq, "seq"), _int(events, "events"), _digest(run_digest, "run_digest")
+        )
+    raise BodyError(f"unknown event code {code!r}")

@@ -1,0 +1,448 @@
+"""What a run log holds: event records for the hot path, pydantic models at the edges.
+
+Two views of the same facts:
+
+- **Records** (``RunStarted``, ``StepApplied``, ...) are NamedTuples holding
+  float64 NumPy arrays and raw 16-byte digests. The writer, the reader and the
+  verifier pass them around; building one costs a tuple.
+- **Models** (``RunStartedModel``, ``StepAppliedModel``, ...) are pydantic v2
+  models of the JSON form: arrays as lists of floats, digests as hex strings.
+  They validate at the boundaries (a log's header on opening, exports,
+  reports) and generate the JSON Schemas in ``schemas/``.
+
+Event names are explicit and stable (``EventKind``): they are written into logs
+and exports and never derived from class paths. Events are past-tense facts.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, NonNegativeInt
+
+from ._typing import FloatArray
+from .oscillator import Oscillator
+from .schemes import Scheme
+
+__all__ = [
+    "CheckpointTaken",
+    "CheckpointTakenModel",
+    "Event",
+    "EventKind",
+    "EventModel",
+    "Failure",
+    "FailureCode",
+    "Fingerprint",
+    "ParamsChanged",
+    "ParamsChangedModel",
+    "RunClosed",
+    "RunClosedModel",
+    "RunSpec",
+    "RunSpecModel",
+    "RunStarted",
+    "RunStartedModel",
+    "StateWritten",
+    "StateWrittenModel",
+    "StepApplied",
+    "StepAppliedModel",
+    "ValueMismatch",
+    "VerificationReport",
+    "header_to_model",
+    "oscillator_of",
+    "record_to_model",
+    "spec_of",
+    "spec_to_model",
+]
+
+
+class EventKind(enum.IntEnum):
+    """Event types, with the code written in the binary log and the JSON name."""
+
+    RUN_STARTED = 0
+    STEP_APPLIED = 1
+    PARAMS_CHANGED = 2
+    STATE_WRITTEN = 3
+    CHECKPOINT_TAKEN = 4
+    RUN_CLOSED = 5
+
+    @property
+    def json_name(self) -> str:
+        """The stable name used in JSON exports and schemas."""
+        return self.name.lower()
+
+
+# -- records (hot path) -------------------------------------------------------
+
+
+class RunSpec(NamedTuple):
+    """The parameters of an ``Oscillator``, exactly: what a replay needs to rebuild it."""
+
+    scheme: Scheme
+    A: FloatArray
+    G: FloatArray | None
+    dt: float | FloatArray
+    B: FloatArray | None
+    allow_unstable: bool
+
+
+class RunStarted(NamedTuple):
+    """The header: versions, parameters, initial state, environment fingerprint."""
+
+    schema_version: int
+    library_version: str
+    hash_algorithms: tuple[str, ...]
+    spec: RunSpec
+    y0: FloatArray
+    z0: FloatArray
+    fingerprint: dict[str, Any]
+
+
+class StepApplied(NamedTuple):
+    """One transition: its input, optional per-step ``dt``, and what it produced."""
+
+    seq: int
+    u: float | FloatArray | None
+    dt: float | FloatArray | None
+    state_digest: bytes
+    energy_before: float
+    energy_after: float
+    delta_energy: float
+    y: FloatArray | None = None
+    z: FloatArray | None = None
+
+
+class ParamsChanged(NamedTuple):
+    """New parameters in effect from the next event on."""
+
+    seq: int
+    spec: RunSpec
+
+
+class StateWritten(NamedTuple):
+    """The state was replaced from outside the dynamics."""
+
+    seq: int
+    y: FloatArray
+    z: FloatArray
+    state_digest: bytes
+    energy: float
+
+
+class CheckpointTaken(NamedTuple):
+    """The full state and parameters at ``seq``: a point to seek to or start from."""
+
+    seq: int
+    spec: RunSpec
+    y: FloatArray
+    z: FloatArray
+    state_digest: bytes
+    energy: float
+
+
+class RunClosed(NamedTuple):
+    """The writer closed the log cleanly after ``events`` events."""
+
+    seq: int
+    events: int
+    run_digest: bytes
+
+
+Event = StepApplied | ParamsChanged | StateWritten | CheckpointTaken | RunClosed
+
+KIND_OF: dict[type, EventKind] = {
+    RunStarted: EventKind.RUN_STARTED,
+    StepApplied: EventKind.STEP_APPLIED,
+    ParamsChanged: EventKind.PARAMS_CHANGED,
+    StateWritten: EventKind.STATE_WRITTEN,
+    CheckpointTaken: EventKind.CHECKPOINT_TAKEN,
+    RunClosed: EventKind.RUN_CLOSED,
+}
+
+
+# -- models (JSON form) -------------------------------------------------------
+
+Digest = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-f]{32}$", description="xxh3-128 digest, 32 hex digits"),
+]
+Vector = list[FiniteFloat]
+Matrix = list[list[FiniteFloat]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSpecModel(_Model):
+    """Oscillator parameters. Floats are written with round-trip precision."""
+
+    scheme: Scheme
+    A: Vector
+    G: Vector | None
+    dt: FiniteFloat | Vector
+    B: Vector | Matrix | None
+    allow_unstable: bool
+
+
+class Fingerprint(_Model):
+    """Where a log was written. Reported, never required to match."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    python: str
+    numpy: str
+    msgpack: str
+    xxhash: str
+    platform: str
+    machine: str
+    simd_baseline: list[str]
+    simd_found: list[str]
+
+
+class RunStartedModel(_Model):
+    """The first record of a log."""
+
+    kind: Literal["run_started"] = "run_started"
+    format_version: int
+    schema_version: int
+    library_version: str
+    hash_algorithms: list[str]
+    spec: RunSpecModel
+    y0: Vector
+    z0: Vector
+    fingerprint: Fingerprint
+    genesis: Digest
+
+
+class StepAppliedModel(_Model):
+    """One transition."""
+
+    kind: Literal["step_applied"] = "step_applied"
+    seq: NonNegativeInt
+    u: FiniteFloat | Vector | None
+    dt: FiniteFloat | Vector | None
+    state_digest: Digest
+    energy_before: FiniteFloat
+    energy_after: FiniteFloat
+    delta_energy: FiniteFloat
+    y: Vector | None = None
+    z: Vector | None = None
+    digest: Digest
+
+
+class ParamsChangedModel(_Model):
+    """New parameters from the next event on."""
+
+    kind: Literal["params_changed"] = "params_changed"
+    seq: NonNegativeInt
+    spec: RunSpecModel
+    digest: Digest
+
+
+class StateWrittenModel(_Model):
+    """An external state write."""
+
+    kind: Literal["state_written"] = "state_written"
+    seq: NonNegativeInt
+    y: Vector
+    z: Vector
+    state_digest: Digest
+    energy: FiniteFloat
+    digest: Digest
+
+
+class CheckpointTakenModel(_Model):
+    """A full-state checkpoint."""
+
+    kind: Literal["checkpoint_taken"] = "checkpoint_taken"
+    seq: NonNegativeInt
+    spec: RunSpecModel
+    y: Vector
+    z: Vector
+    state_digest: Digest
+    energy: FiniteFloat
+    digest: Digest
+
+
+class RunClosedModel(_Model):
+    """The closing record."""
+
+    kind: Literal["run_closed"] = "run_closed"
+    seq: NonNegativeInt
+    events: NonNegativeInt
+    run_digest: Digest
+    digest: Digest
+
+
+EventModel = Annotated[
+    StepAppliedModel
+    | ParamsChangedModel
+    | StateWrittenModel
+    | CheckpointTakenModel
+    | RunClosedModel,
+    Field(discriminator="kind"),
+]
+
+
+def _plain(value: Any) -> Any:
+    """Arrays to (nested) lists of Python floats; everything else unchanged."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def spec_to_model(spec: RunSpec) -> RunSpecModel:
+    """The JSON form of a ``RunSpec``."""
+    return RunSpecModel(
+        scheme=spec.scheme,
+        A=_plain(spec.A),
+        G=_plain(spec.G),
+        dt=_plain(spec.dt),
+        B=_plain(spec.B),
+        allow_unstable=spec.allow_unstable,
+    )
+
+
+def header_to_model(
+    header: RunStarted, *, format_version: int, genesis: bytes
+) -> RunStartedModel:
+    """The JSON form of a header (validates it)."""
+    return RunStartedModel(
+        format_version=format_version,
+        schema_version=header.schema_version,
+        library_version=header.library_version,
+        hash_algorithms=list(header.hash_algorithms),
+        spec=spec_to_model(header.spec),
+        y0=_plain(header.y0),
+        z0=_plain(header.z0),
+        fingerprint=Fingerprint.model_validate(header.fingerprint),
+        genesis=genesis.hex(),
+    )
+
+
+def record_to_model(record: Event, digest: bytes) -> BaseModel:
+    """The JSON form of an event record; ``digest`` is its chain digest."""
+    hexd = digest.hex()
+    if isinstance(record, StepApplied):
+        return StepAppliedModel(
+            seq=record.seq,
+            u=_plain(record.u),
+            dt=_plain(record.dt),
+            state_digest=record.state_digest.hex(),
+            energy_before=record.energy_before,
+            energy_after=record.energy_after,
+            delta_energy=record.delta_energy,
+            y=_plain(record.y),
+            z=_plain(record.z),
+            digest=hexd,
+        )
+    if isinstance(record, ParamsChanged):
+        return ParamsChangedModel(
+            seq=record.seq, spec=spec_to_model(record.spec), digest=hexd
+        )
+    if isinstance(record, StateWritten):
+        return StateWrittenModel(
+            seq=record.seq,
+            y=_plain(record.y),
+            z=_plain(record.z),
+            state_digest=record.state_digest.hex(),
+            energy=_plain(record.energy),
+            digest=hexd,
+        )
+    if isinstance(record, CheckpointTaken):
+        return CheckpointTakenModel(
+            seq=record.seq,
+            spec=spec_to_model(record.spec),
+            y=_plain(record.y),
+            z=_plain(record.z),
+            state_digest=record.state_digest.hex(),
+            energy=_plain(record.energy),
+            digest=hexd,
+        )
+    return RunClosedModel(
+        seq=record.seq,
+        events=record.events,
+        run_digest=record.run_digest.hex(),
+        digest=hexd,
+    )
+
+
+def spec_of(oscillator: Oscillator) -> RunSpec:
+    """The exact parameters of an ``Oscillator``."""
+    dt = oscillator.dt
+    return RunSpec(
+        scheme=oscillator.scheme,
+        A=oscillator.A,
+        G=oscillator.G,
+        dt=dt if isinstance(dt, float) else np.array(dt),
+        B=oscillator.B,
+        allow_unstable=oscillator.allow_unstable,
+    )
+
+
+def oscillator_of(spec: RunSpec) -> Oscillator:
+    """Rebuild the ``Oscillator`` a ``RunSpec`` describes (validating it again)."""
+    return Oscillator(
+        spec.A,
+        spec.dt,
+        G=spec.G,
+        mode=spec.scheme,
+        B=spec.B,
+        allow_unstable=spec.allow_unstable,
+    )
+
+
+# -- verification report ------------------------------------------------------
+
+
+class FailureCode(str, enum.Enum):
+    """Why a verification failed. Stable values: scripts match on them."""
+
+    CHAIN_BROKEN = "chain_broken"
+    STATE_DIVERGED = "state_diverged"
+    ENERGY_DIVERGED = "energy_diverged"
+    FRAME_CORRUPT = "frame_corrupt"
+    LOG_TRUNCATED = "log_truncated"
+    UNSUPPORTED_VERSION = "unsupported_version"
+
+
+class ValueMismatch(_Model):
+    """The first element where a recorded value and the replayed one differ."""
+
+    field: str
+    index: int | None = Field(description="flat element index; None for a scalar")
+    expected: str = Field(description="recorded value, as an exact hex float")
+    actual: str = Field(description="replayed value, as an exact hex float")
+    ulps: int = Field(description="distance in units in the last place")
+
+
+class Failure(_Model):
+    """The first failing event of a verification."""
+
+    code: FailureCode
+    seq: int = Field(
+        description="sequence number of the failing event; -1 for the header"
+    )
+    offset: int | None = Field(default=None, description="byte offset of its frame")
+    message: str
+    field: str | None = None
+    expected_digest: Digest | None = None
+    actual_digest: Digest | None = None
+    mismatch: ValueMismatch | None = None
+
+
+class VerificationReport(_Model):
+    """The result of replaying a log against the core."""
+
+    ok: bool
+    path: str | None = None
+    events_verified: NonNegativeInt
+    first_seq: NonNegativeInt = 0
+    last_seq: int | None = None
+    run_digest: Digest | None = Field(
+        default=None, description="chain digest after the last verified event"
+    )
+    closed: bool = Field(default=False, description="the log ends with run_closed")
+    failure: Failure | None = None
