@@ -10,6 +10,7 @@ count.
 - ``is_stable`` and ``Oscillator.analysis`` for the stable regions and spectra.
 """
 
+from ._version import __version__
 from .compat import (
     convergence_window,
     damped_linoss_step,
@@ -37,8 +38,6 @@ from .stability import (
     is_stable,
     max_stable_dt,
 )
-
-__version__ = "0.3.0"
 
 __all__ = [
     "STABLE_REGION",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import LinOSSError, LogError, UnsupportedVersionError
 from .oscillator import Oscillator
 

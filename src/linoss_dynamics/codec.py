@@ -100,6 +100,9 @@ HASH_ALGORITHMS: Final = ("xxh3-128", "xxh3-64")
 ARRAY_EXT: Final = 1
 _DTYPE_F64: Final = 1
 _LE_F64: Final = np.dtype("<f8")
+# The float64 dtype of this machine's arrays, when it is little-endian: arrays of
+# it need no conversion before their bytes are written.
+_NATIVE_LE_F64: Final = np.dtype(np.float64) if np.little_endian else None
 
 DIGEST_SIZE: Final = 16
 
@@ -129,8 +132,12 @@ def _ext_header(length: int) -> bytes:
     return struct.pack(">BIB", 0xC9, length, ARRAY_EXT)
 
 
-def decode_array(payload: bytes, name: str) -> FloatArray:
-    """A read-only float64 array from an ext payload; refuses non-finite values."""
+def decode_array(payload: bytes, name: str, *, check_finite: bool = True) -> FloatArray:
+    """A float64 array from an ext payload (a copy: it owns its memory).
+
+    ``check_finite`` refuses NaN and infinities; step inputs skip it because
+    replaying a non-finite input fails with a precise message anyway.
+    """
     if len(payload) < 2:
         raise BodyError(f"{name}: array payload of {len(payload)} bytes is too short")
     dtype_code, ndim = payload[0], payload[1]
@@ -150,13 +157,16 @@ def decode_array(payload: bytes, name: str) -> FloatArray:
             f"{name}: array of shape {shape} needs {8 * count} bytes of values; the "
             f"payload has {len(payload) - start}"
         )
-    arr = np.frombuffer(payload, dtype=_LE_F64, offset=start).reshape(shape)
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        index = int(np.argmax(~np.isfinite(arr.reshape(-1))))
+    arr = np.frombuffer(payload, dtype=_LE_F64, offset=start, count=count)
+    if ndim != 1:
+        arr = arr.reshape(shape)
+    if _NATIVE_LE_F64 is None:  # pragma: no cover - big-endian machines
+        arr = arr.astype(np.float64)
+    if check_finite and not np.isfinite(arr).all():
+        flat = arr.reshape(-1)
+        index = int(np.argmax(~np.isfinite(flat)))
         raise BodyError(
-            f"{name}: values must be finite; got {arr.reshape(-1)[index]!r} at flat "
-            f"index {index}"
+            f"{name}: values must be finite; got {flat[index]!r} at flat index {index}"
         )
     return arr
 
@@ -293,13 +303,24 @@ def _uint(value: int) -> bytes:
     return struct.pack(">BQ", 0xCF, value)
 
 
+_VALUE_PREFIX: dict[tuple[int, ...], bytes] = {}
+
+
 def _value(value: float | FloatArray | None) -> bytes:
     if value is None:
         return _NIL
     if isinstance(value, float):
         return _F64.pack(0xCB, value)
-    payload = array_payload(value)
-    return _ext_header(len(payload)) + payload
+    # Arrays of one shape share their ext header and payload head: cache them.
+    prefix = _VALUE_PREFIX.get(value.shape)
+    if prefix is None:
+        head = struct.pack(f"<BB{value.ndim}I", _DTYPE_F64, value.ndim, *value.shape)
+        prefix = _ext_header(len(head) + 8 * value.size) + head
+        if len(_VALUE_PREFIX) < 64:
+            _VALUE_PREFIX[value.shape] = prefix
+    if value.dtype is not _NATIVE_LE_F64 or not value.flags.c_contiguous:
+        value = np.ascontiguousarray(value, dtype=_LE_F64)
+    return prefix + value.tobytes()
 
 
 def encode_step(
@@ -482,6 +503,120 @@ def header_schema_version(body: bytes | memoryview) -> int:
     return _int(obj[1], "schema_version")
 
 
+_FIXEXT_SIZE: Final = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+_UINT_FORMS: Final = {
+    0xCC: struct.Struct(">B"),
+    0xCD: struct.Struct(">H"),
+    0xCE: struct.Struct(">I"),
+    0xCF: struct.Struct(">Q"),
+}
+_BE_F64: Final = struct.Struct(">d")
+_STEP_CODE: Final = int(EventKind.STEP_APPLIED)
+
+
+def _read_value(
+    body: bytes | memoryview, pos: int, name: str, *, check_finite: bool = True
+) -> tuple[Any, int]:
+    """One nil, float64 or array value at ``pos``; returns it and the next position."""
+    marker = body[pos]
+    if marker == 0xC0:
+        return None, pos + 1
+    if marker == 0xCB:
+        return _float(_BE_F64.unpack_from(body, pos + 1)[0], name), pos + 9
+    if marker == 0xC7:
+        size, start = body[pos + 1], pos + 3
+    elif marker == 0xC8:
+        size, start = struct.unpack_from(">H", body, pos + 1)[0], pos + 4
+    elif marker == 0xC9:
+        size, start = struct.unpack_from(">I", body, pos + 1)[0], pos + 6
+    elif marker in _FIXEXT_SIZE:
+        size, start = _FIXEXT_SIZE[marker], pos + 2
+    else:
+        raise BodyError(
+            f"{name} must be nil, a float64 or an array; got marker 0x{marker:02x}"
+        )
+    if body[start - 1] != ARRAY_EXT:
+        raise BodyError(f"{name}: unknown ExtType {body[start - 1]}")
+    if start + size > len(body):
+        raise BodyError(f"{name}: array runs past the end of the body")
+    # bytes(): the array must not share memory with the reader's frame buffer.
+    payload = bytes(body[start : start + size])
+    return decode_array(payload, name, check_finite=check_finite), start + size
+
+
+def is_step(body: bytes | memoryview) -> bool:
+    """Whether a body is laid out as a step event (checked in full by decoding)."""
+    return len(body) > 2 and body[0] == 0x9A and body[1] == _STEP_CODE
+
+
+def _step_head(
+    body: bytes | memoryview,
+) -> tuple[int, float | FloatArray | None, float | FloatArray | None, int]:
+    """``(seq, u, dt, position after dt)`` of a step body."""
+    try:
+        marker = body[2]
+        if marker < 0x80:
+            seq, pos = marker, 3
+        elif marker in _UINT_FORMS:
+            form = _UINT_FORMS[marker]
+            seq, pos = form.unpack_from(body, 3)[0], 3 + form.size
+        else:
+            raise BodyError(
+                f"seq must be a non-negative integer; got marker 0x{marker:02x}"
+            )
+        u, pos = _read_value(body, pos, "u", check_finite=False)
+        dt, pos = _read_value(body, pos, "dt", check_finite=False)
+    except (IndexError, struct.error):
+        raise BodyError("step_applied body ends early") from None
+    return seq, u, dt, pos
+
+
+def step_inputs(
+    body: bytes | memoryview,
+) -> tuple[int, float | FloatArray | None, float | FloatArray | None]:
+    """``(seq, u, dt)`` of a step body, without decoding the rest.
+
+    For replay: the replayed event is encoded again and compared with ``body``
+    byte for byte, which checks every other field and the canonical form.
+    """
+    return _step_head(body)[:3]
+
+
+def _decode_step(body: bytes | memoryview) -> StepApplied:
+    """A step body, parsed in place; the canonical check re-encodes and compares.
+
+    The general decoder gives the same record; this one avoids building and
+    re-packing msgpack objects, which would cost more than the replay itself.
+    """
+    seq, u, dt, pos = _step_head(body)
+    try:
+        middle = _STEP_MIDDLE.unpack_from(body, pos)
+        pos += _STEP_MIDDLE.size
+        y, pos = _read_value(body, pos, "y")
+        z, pos = _read_value(body, pos, "z")
+    except (IndexError, struct.error):
+        raise BodyError("step_applied body ends early") from None
+    if type(y) is float or type(z) is float:
+        raise BodyError("y and z must be arrays or nil")
+    record = StepApplied(
+        seq,
+        u,
+        dt,
+        middle[2],
+        _float(middle[4], "energy_before"),
+        _float(middle[6], "energy_after"),
+        _float(middle[8], "delta_energy"),
+        y,
+        z,
+    )
+    if encode_step(*record) != body:
+        raise BodyError(
+            "body is not in the canonical profile (a non-shortest integer or ext "
+            "header, a wrong marker, or trailing bytes)"
+        )
+    return record
+
+
 def decode_event(
     body: bytes | memoryview, schema_version: int = SCHEMA_VERSION
 ) -> Event:
@@ -491,6 +626,13 @@ def decode_event(
         BodyError: the body is not msgpack, not canonical, or not an event of
             the expected layout (the message names the field).
     """
+    if (
+        schema_version == SCHEMA_VERSION
+        and len(body) > 2
+        and body[0] == 0x9A
+        and body[1] == EventKind.STEP_APPLIED
+    ):
+        return _decode_step(body)
     obj = _unpack(body)
     _canonical(obj, body)
     if type(obj) is not list or not obj:

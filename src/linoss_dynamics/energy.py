@@ -19,23 +19,54 @@ import numpy as np
 from ._typing import FloatArray
 from .errors import InvalidValueError
 
-__all__ = ["bank_energy", "convergence_window", "delta_energy", "energy_terms"]
+__all__ = [
+    "bank_energy",
+    "convergence_window",
+    "delta_energy",
+    "energy_terms",
+    "energy_weights",
+    "exact_half_sum",
+    "stacked_terms_into",
+]
+
+
+def energy_weights(A: FloatArray) -> FloatArray:
+    """``[A, 1]`` stacked, shape (2, P): the weights of ``y*y`` and ``z*z``."""
+    return np.stack((A, np.ones_like(A)))
+
+
+def stacked_terms_into(
+    weights: FloatArray, state: FloatArray, squares: FloatArray, out: FloatArray
+) -> FloatArray:
+    """Energy terms of a stacked state ``[y, z]``, written into ``out``.
+
+    ``(A * (y * y)) + (z * z)`` per oscillator, computed as
+    ``w * (s * s)`` on the stacked state (``1 * (z * z)`` is exact) and one
+    addition of the two rows: the one place the energy formula is written.
+    ``state`` and ``squares`` have shape (2, ...); ``weights`` broadcasts to it.
+    """
+    np.multiply(state, state, out=squares)
+    np.multiply(weights, squares, out=squares)
+    np.add(squares[0], squares[1], out=out)
+    return out
 
 
 def energy_terms(A: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
     """The per-oscillator terms ``(A * (y * y)) + (z * z)``, same shape as ``y``."""
+    state = np.stack((y, z))
+    weights = energy_weights(A).reshape((2,) + (1,) * (y.ndim - 1) + A.shape)
     with np.errstate(over="ignore", invalid="ignore"):
-        terms = np.multiply(y, y)
-        np.multiply(A, terms, out=terms)
-        zz = np.multiply(z, z)
-        np.add(terms, zz, out=terms)
-    return terms
+        return stacked_terms_into(
+            weights, state, np.empty_like(state), np.empty(y.shape)
+        )
 
 
 def exact_half_sum(terms: FloatArray) -> float:
     """``0.5 * fsum(terms)`` for a 1-D array; ``inf`` if the exact sum overflows."""
     try:
-        return 0.5 * math.fsum(terms.tolist())
+        # A memoryview yields the float64 values as Python floats without
+        # building a list first.
+        return 0.5 * math.fsum(memoryview(np.ascontiguousarray(terms)))  # type: ignore[arg-type]
     except OverflowError:
         return math.inf
     except ValueError:  # inf and -inf among the terms

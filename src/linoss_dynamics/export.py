@@ -16,7 +16,6 @@ from typing import IO, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from . import codec
 from .errors import LogFormatError
 from .events import (
     CheckpointTakenModel,
@@ -27,7 +26,6 @@ from .events import (
     StateWrittenModel,
     StepAppliedModel,
     VerificationReport,
-    header_to_model,
     record_to_model,
 )
 from .logfile import LogReader
@@ -47,11 +45,7 @@ def iter_models(
     """The header model, then one model per event, validated as they are built."""
     with LogReader(source) as reader:
         try:
-            yield header_to_model(
-                reader.header,
-                format_version=codec.FORMAT_VERSION,
-                genesis=reader.genesis,
-            )
+            yield reader.header_model
             for record in reader:
                 yield record_to_model(record, reader.digest)
         except ValidationError as exc:

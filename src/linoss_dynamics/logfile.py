@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from typing import IO, Any, BinaryIO, Final, cast
 
 import xxhash
+from pydantic import ValidationError
 
 from . import codec
 from .errors import (
@@ -58,7 +59,7 @@ from .errors import (
     LogTruncatedError,
     UnsupportedVersionError,
 )
-from .events import Event, RunClosed, RunStarted
+from .events import Event, RunClosed, RunStarted, RunStartedModel, header_to_model
 
 try:  # POSIX advisory locks; elsewhere the writer runs without one.
     import fcntl
@@ -152,7 +153,7 @@ class LogWriter:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: IO[bytes],
         header: RunStarted | None = None,
         *,
         sync: SyncPolicy | None = None,
@@ -423,6 +424,7 @@ class LogReader:
         self._max = max_frame_bytes
         self._frame = bytearray(4096)
         self.offset = 0
+        self.header_model: RunStartedModel
         self.frame_end: int | None = None
         self.seq = -1
         try:
@@ -432,6 +434,8 @@ class LogReader:
             self.close()
             raise
         self.digest = self.genesis
+        self.digest_before_last = self.genesis
+        self.offset_of_last = self.offset
 
     def close(self) -> None:
         if self._owns:
@@ -534,6 +538,16 @@ class LogReader:
         except codec.BodyError as exc:
             raise self._error(LogFormatError, str(exc)) from None
         genesis = codec.genesis_digest(header.spec, header.y0, header.z0)
+        try:
+            # The header is validated in full once, here; events are checked by
+            # the canonical decoder, which is much cheaper per event.
+            self.header_model = header_to_model(
+                header, format_version=codec.FORMAT_VERSION, genesis=genesis
+            )
+        except ValidationError as exc:
+            raise self._error(
+                LogFormatError, f"header does not fit its model: {exc}"
+            ) from None
         if bytes(core[:_PREV_SIZE]) != genesis:
             raise self._error(
                 ChainBrokenError,
@@ -543,8 +557,53 @@ class LogReader:
         self.seq = 0
         return header, genesis
 
-    def __iter__(self) -> Iterator[Event]:
-        schema = self.header.schema_version
+    def scan(self) -> Iterator[tuple[int, int, int]]:
+        """``(seq, offset, event code)`` of each remaining frame, fast.
+
+        Reads only frame heads and the first bytes of each body, checking the
+        length fields but not checksums or bodies; use it to find checkpoints,
+        then ``seek`` to one and iterate to check everything from there.
+        Leaves the reader positioned after the last frame.
+        """
+        seq = self.seq
+        while True:
+            self.frame_end = None
+            head = self._stream.read(_HEAD_SIZE + _PREV_SIZE + 2)
+            if len(head) < _HEAD_SIZE + _PREV_SIZE + 2:
+                if head:
+                    raise self._error(LogTruncatedError, "the log ends inside a frame")
+                return
+            length, check = _FRAME_HEAD.unpack_from(head)
+            if length ^ _MASK != check or length > self._max or length < 2:
+                raise self._error(LogCorruptError, "frame length field is damaged")
+            yield seq, self.offset, head[_HEAD_SIZE + _PREV_SIZE + 1]
+            self.offset += _OVERHEAD + length
+            self._stream.seek(self.offset)
+            self.seq = seq = seq + 1
+
+    def seek(self, offset: int, seq: int) -> None:
+        """Continue reading at the frame at ``offset``, the event numbered ``seq``.
+
+        The chain is taken up from that frame's stored ``prev`` digest, so the
+        events before it are not checked; the caller vouches for them (for
+        example by checking the chain of the preceding segment separately).
+        """
+        self._stream.seek(offset + _HEAD_SIZE)
+        prev = self._stream.read(_PREV_SIZE)
+        if len(prev) != _PREV_SIZE:
+            raise self._error(LogTruncatedError, f"no frame at byte {offset}")
+        self._stream.seek(offset)
+        self.offset = offset
+        self.seq = seq
+        self.digest = prev
+
+    def bodies(self) -> Iterator[memoryview]:
+        """The body of each remaining event, checksum and chain checked.
+
+        Each body is a view into a buffer reused for the next frame: decode or
+        copy it before advancing. ``seq`` is the body's sequence number while it
+        is current (not checked against the body: ``__iter__`` does that).
+        """
         while True:
             core = self._read_frame()
             if core is None:
@@ -555,16 +614,25 @@ class LogReader:
                     "frame does not continue the chain (an event before it is missing, "
                     "duplicated, moved, or the frame comes from another log)",
                 )
-            try:
-                record = codec.decode_event(core[_PREV_SIZE:], schema)
-            except codec.BodyError as exc:
-                raise self._error(LogFormatError, str(exc)) from None
-            if record.seq != self.seq:
-                raise self._error(
-                    ChainBrokenError,
-                    f"event carries seq {record.seq}, expected {self.seq}",
-                )
+            self.offset_of_last = self.offset
+            self.digest_before_last = self.digest
             self.digest = xxhash.xxh3_128_digest(core)
+            yield core[_PREV_SIZE:]
             self.offset = self.frame_end  # type: ignore[assignment]
             self.seq += 1
-            yield record
+
+    def decode(self, body: memoryview) -> Event:
+        """Decode the current body (from ``bodies``) and check its sequence number."""
+        try:
+            record = codec.decode_event(body, self.header.schema_version)
+        except codec.BodyError as exc:
+            raise self._error(LogFormatError, str(exc)) from None
+        if record.seq != self.seq:
+            raise self._error(
+                ChainBrokenError, f"event carries seq {record.seq}, expected {self.seq}"
+            )
+        return record
+
+    def __iter__(self) -> Iterator[Event]:
+        for body in self.bodies():
+            yield self.decode(body)

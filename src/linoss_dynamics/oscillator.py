@@ -296,21 +296,39 @@ class Oscillator:
                 f"y and z must have the same shape, got {y.shape} and {z.shape}",
                 argument="z",
             )
+        y_next = np.empty(shape)
+        z_next = np.empty(shape)
+        self.step_into(y, z, u, y_next, z_next, np.empty(shape))
+        return y_next, z_next
+
+    def step_into(
+        self,
+        y: FloatArray,
+        z: FloatArray,
+        u: Any,
+        y_out: FloatArray,
+        z_out: FloatArray,
+        scratch: FloatArray,
+    ) -> None:
+        """``step`` writing into caller-owned arrays; for loops that own buffers.
+
+        ``y`` and ``z`` must be float64 arrays of the state shape (checked by
+        ``step``, trusted here); ``u`` is checked as in ``step``. The outputs and
+        ``scratch`` have the state shape and must not overlap the inputs. The
+        bytes written are those ``step`` returns.
+        """
         if u is None:
             f = None
         elif (
             self._B is None
             and type(u) is np.ndarray
             and u.dtype is _F64
-            and (u.shape == self._shape or u.shape == shape)
+            and (u.shape == self._shape or u.shape == y.shape)
         ):
             f = u
         else:
-            f = self._force(u, shape)
-        y_next = np.empty(shape)
-        z_next = np.empty(shape)
-        self._kernel(y, z, f, y_next, z_next, np.empty(shape))
-        return y_next, z_next
+            f = self._force(u, y.shape)
+        self._kernel(y, z, f, y_out, z_out, scratch)
 
     def scan(self, U: Any, y0: Any, z0: Any) -> tuple[FloatArray, FloatArray]:
         """Run the recurrence over a sequence of inputs.

@@ -1,0 +1,528 @@
+"""Replay verification of recorded runs: ``verify``, ``state_at``, ``diff``.
+
+``verify`` re-runs a log against the NumPy core, from its header's parameters
+and initial state, through the same ``Stepper`` the recorder used, and checks
+for every event the hash chain, the state digest and the exact bytes of the
+energies. It streams: memory does not grow with the length of the log. The
+first failure stops it and is described in the ``VerificationReport``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Callable
+from typing import IO, Any, Final
+
+import numpy as np
+
+from ._typing import FloatArray
+from .codec import BodyError, encode_step, is_step, step_inputs
+from .errors import (
+    ChainBrokenError,
+    InvalidValueError,
+    LinOSSError,
+    LogCorruptError,
+    LogError,
+    LogFormatError,
+    LogTruncatedError,
+    UnsupportedVersionError,
+)
+from .events import (
+    CheckpointTaken,
+    Event,
+    Failure,
+    FailureCode,
+    ParamsChanged,
+    RunClosed,
+    RunSpec,
+    StateWritten,
+    StepApplied,
+    ValueMismatch,
+    VerificationReport,
+    oscillator_of,
+    spec_of,
+)
+from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
+from .transition import StepOutcome, Stepper
+
+__all__ = ["Progress", "checkpoints", "state_at", "verify"]
+
+Source = str | os.PathLike[str] | bytes | IO[bytes]
+Progress = Callable[[int], None]
+"""Called with the number of events verified so far, every ``PROGRESS_EVERY``."""
+
+PROGRESS_EVERY: Final = 1 << 14
+_CHECKPOINT_CODE: Final = 4
+
+
+# -- exact comparison helpers ---------------------------------------------------
+
+
+def _ordered(x: float) -> int:
+    """A float's position on the number line of float64 values (for ULP distances)."""
+    (i,) = struct.unpack("<q", struct.pack("<d", x))
+    return i if i >= 0 else -(i & 0x7FFFFFFFFFFFFFFF)
+
+
+def ulp_distance(a: float, b: float) -> int:
+    """How many float64 values lie between ``a`` and ``b`` (0 when identical)."""
+    return abs(_ordered(a) - _ordered(b))
+
+
+def same_float(a: float, b: float) -> bool:
+    """Bitwise equality of two finite floats (tells 0.0 from -0.0)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def float_mismatch(field: str, expected: float, actual: float) -> ValueMismatch:
+    """A scalar mismatch with exact hex values and the ULP distance."""
+    return ValueMismatch(
+        field=field,
+        index=None,
+        expected=float(expected).hex(),
+        actual=float(actual).hex(),
+        ulps=ulp_distance(expected, actual),
+    )
+
+
+def array_mismatch(field: str, expected: Any, actual: Any) -> ValueMismatch | None:
+    """The first element where two arrays differ bitwise, or None if identical."""
+    e = np.ascontiguousarray(expected, dtype=np.float64).reshape(-1)
+    a = np.ascontiguousarray(actual, dtype=np.float64).reshape(-1)
+    if e.shape != a.shape:
+        return ValueMismatch(
+            field=field,
+            index=None,
+            expected=f"shape {np.shape(expected)}",
+            actual=f"shape {np.shape(actual)}",
+            ulps=0,
+        )
+    differ = e.view(np.uint64) != a.view(np.uint64)
+    if not differ.any():
+        return None
+    i = int(np.argmax(differ))
+    return ValueMismatch(
+        field=field,
+        index=i,
+        expected=float(e[i]).hex(),
+        actual=float(a[i]).hex(),
+        ulps=ulp_distance(float(e[i]), float(a[i])),
+    )
+
+
+def same_spec(a: RunSpec, b: RunSpec) -> bool:
+    """Whether two parameter sets are bitwise identical."""
+
+    def raw(x: Any) -> Any:
+        return (
+            None
+            if x is None
+            else (np.shape(x), np.asarray(x, dtype=np.float64).tobytes())
+        )
+
+    return (
+        a.scheme is b.scheme
+        and a.allow_unstable == b.allow_unstable
+        and all(raw(x) == raw(y) for x, y in zip(a[1:5], b[1:5], strict=True))
+    )
+
+
+# -- verification ---------------------------------------------------------------
+
+
+class _DivergenceError(Exception):
+    """Internal: carries the failure of one event out of the replay loop."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+_LOG_ERRORS: Final = (
+    (UnsupportedVersionError, FailureCode.UNSUPPORTED_VERSION),
+    (LogTruncatedError, FailureCode.LOG_TRUNCATED),
+    (ChainBrokenError, FailureCode.CHAIN_BROKEN),
+    (LogCorruptError, FailureCode.FRAME_CORRUPT),
+    (LogFormatError, FailureCode.FRAME_CORRUPT),
+)
+
+
+def failure_of(exc: LogError) -> Failure:
+    """The report form of a log reading error."""
+    code = next(
+        (code for cls, code in _LOG_ERRORS if isinstance(exc, cls)),
+        FailureCode.FRAME_CORRUPT,
+    )
+    return Failure(
+        code=code,
+        seq=-1 if exc.seq is None else exc.seq,
+        offset=exc.offset,
+        message=str(exc),
+    )
+
+
+def _diverged(
+    code: FailureCode,
+    seq: int,
+    offset: int,
+    message: str,
+    *,
+    field: str | None = None,
+    expected_digest: bytes | None = None,
+    actual_digest: bytes | None = None,
+    mismatch: ValueMismatch | None = None,
+) -> _DivergenceError:
+    return _DivergenceError(
+        Failure(
+            code=code,
+            seq=seq,
+            offset=offset,
+            message=message,
+            field=field,
+            expected_digest=None if expected_digest is None else expected_digest.hex(),
+            actual_digest=None if actual_digest is None else actual_digest.hex(),
+            mismatch=mismatch,
+        )
+    )
+
+
+def _check_energy(
+    seq: int, offset: int, field: str, recorded: float, replayed: float
+) -> None:
+    if not same_float(recorded, replayed):
+        raise _diverged(
+            FailureCode.ENERGY_DIVERGED,
+            seq,
+            offset,
+            f"event seq {seq}: {field} replays as {replayed!r}, recorded {recorded!r}",
+            field=field,
+            mismatch=float_mismatch(field, recorded, replayed),
+        )
+
+
+def _check_state(
+    seq: int,
+    offset: int,
+    stepper: Stepper,
+    recorded_digest: bytes,
+    replayed_digest: bytes,
+    recorded_y: FloatArray | None,
+    recorded_z: FloatArray | None,
+) -> None:
+    if recorded_digest == replayed_digest and recorded_y is None:
+        return
+    mismatch = None
+    field = "state"
+    for name, recorded, replayed in (
+        ("y", recorded_y, stepper.y),
+        ("z", recorded_z, stepper.z),
+    ):
+        if recorded is not None and mismatch is None:
+            mismatch = array_mismatch(name, recorded, replayed)
+            field = name if mismatch is not None else field
+    if recorded_digest == replayed_digest and mismatch is None:
+        return
+    where = f" (first difference in {field})" if mismatch is not None else ""
+    raise _diverged(
+        FailureCode.STATE_DIVERGED,
+        seq,
+        offset,
+        f"event seq {seq}: the replayed state differs from the recorded one{where}",
+        field=field,
+        expected_digest=recorded_digest,
+        actual_digest=replayed_digest,
+        mismatch=mismatch,
+    )
+
+
+def _step_failed(seq: int, offset: int, exc: LinOSSError) -> _DivergenceError:
+    return _diverged(
+        FailureCode.STATE_DIVERGED,
+        seq,
+        offset,
+        f"event seq {seq}: the step cannot be replayed: {exc}",
+        field="state",
+    )
+
+
+def _check_step(
+    record: StepApplied, out: StepOutcome, stepper: Stepper, offset: int
+) -> None:
+    """Compare a decoded step with its replay, field by field."""
+    seq = record.seq
+    _check_state(
+        seq, offset, stepper, record.state_digest, out.state_digest, record.y, record.z
+    )
+    _check_energy(seq, offset, "energy_before", record.energy_before, out.energy_before)
+    _check_energy(seq, offset, "energy_after", record.energy_after, out.energy_after)
+    _check_energy(seq, offset, "delta_energy", record.delta_energy, out.delta_energy)
+
+
+def _apply_other(
+    record: Event, stepper: Stepper, offset: int, chain_before: bytes
+) -> None:
+    """Replay an event that is not a step, raising ``_DivergenceError`` on a mismatch."""
+    seq = record.seq
+    if type(record) is CheckpointTaken:
+        if not same_spec(record.spec, spec_of(stepper.oscillator)):
+            raise _diverged(
+                FailureCode.STATE_DIVERGED,
+                seq,
+                offset,
+                f"event seq {seq}: checkpoint parameters differ from those in effect",
+                field="spec",
+            )
+        _check_state(
+            seq,
+            offset,
+            stepper,
+            record.state_digest,
+            stepper.digest(),
+            record.y,
+            record.z,
+        )
+        _check_energy(seq, offset, "energy", record.energy, stepper.energy)
+    elif type(record) is ParamsChanged:
+        try:
+            stepper.set_oscillator(oscillator_of(record.spec))
+        except LinOSSError as exc:
+            raise _diverged(
+                FailureCode.STATE_DIVERGED,
+                seq,
+                offset,
+                f"event seq {seq}: recorded parameters are not valid: {exc}",
+                field="spec",
+            ) from None
+    elif type(record) is StateWritten:
+        try:
+            stepper.set_state(record.y, record.z)
+        except LinOSSError as exc:
+            raise _diverged(
+                FailureCode.STATE_DIVERGED,
+                seq,
+                offset,
+                f"event seq {seq}: the written state is not valid: {exc}",
+                field="state",
+            ) from None
+        _check_state(
+            seq, offset, stepper, record.state_digest, stepper.digest(), None, None
+        )
+        _check_energy(seq, offset, "energy", record.energy, stepper.energy)
+    elif type(record) is RunClosed and (
+        record.events != seq or record.run_digest != chain_before
+    ):
+        raise _diverged(
+            FailureCode.CHAIN_BROKEN,
+            seq,
+            offset,
+            f"event seq {seq}: the closing record claims {record.events} events and "
+            f"run digest {record.run_digest.hex()}; the log has {seq} and "
+            f"{chain_before.hex()}",
+            field="run_digest",
+            expected_digest=record.run_digest,
+            actual_digest=chain_before,
+        )
+
+
+class _Replay:
+    """Replays the events of an open reader against a ``Stepper``."""
+
+    def __init__(self, reader: LogReader, *, start: bool) -> None:
+        header = reader.header
+        self.reader = reader
+        self.stepper = Stepper(oscillator_of(header.spec), header.y0, header.z0)
+        # When reading starts at a checkpoint, its state is taken, not checked.
+        self.start_at_checkpoint = start
+        self.events = 0
+        self.last_seq: int | None = None
+        self.closed = False
+
+    def run(
+        self, *, to_seq: int | None = None, progress: Progress | None = None
+    ) -> None:
+        reader = self.reader
+        stepper = self.stepper
+        for body in reader.bodies():
+            seq = reader.seq
+            offset = reader.offset
+
+            if is_step(body):
+                # Fast path: replay from the inputs, encode the event that should
+                # have been recorded and compare bytes; decode only on a mismatch.
+                try:
+                    body_seq, u, dt = step_inputs(body)
+                except BodyError:
+                    reader.decode(body)  # raises the located LogFormatError
+                    raise  # pragma: no cover - decode raised
+                try:
+                    out = stepper.step(u, dt)
+                except LinOSSError as exc:
+                    raise _step_failed(seq, offset, exc) from None
+                expected = encode_step(
+                    body_seq,
+                    u,
+                    dt,
+                    out.state_digest,
+                    out.energy_before,
+                    out.energy_after,
+                    out.delta_energy,
+                )
+                if body_seq != seq or expected != body:
+                    record = reader.decode(body)
+                    _check_step(record, out, stepper, offset)  # type: ignore[arg-type]
+            else:
+                record = reader.decode(body)
+                if self.start_at_checkpoint:
+                    assert type(record) is CheckpointTaken
+                    stepper.set_oscillator(oscillator_of(record.spec))
+                    stepper.set_state(record.y, record.z)
+                    self.start_at_checkpoint = False
+                _apply_other(record, stepper, offset, reader.digest_before_last)
+                self.closed = type(record) is RunClosed
+
+            self.events += 1
+            self.last_seq = seq
+            if progress is not None and self.events % PROGRESS_EVERY == 0:
+                progress(self.events)
+            if to_seq is not None and seq >= to_seq:
+                return
+
+
+def checkpoints(
+    source: Source, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+) -> list[tuple[int, int]]:
+    """``(seq, byte offset)`` of every checkpoint in a log, found without decoding."""
+    with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
+        return [
+            (seq, off) for seq, off, code in reader.scan() if code == _CHECKPOINT_CODE
+        ]
+
+
+def _rewind(source: Source) -> None:
+    if hasattr(source, "seek"):
+        source.seek(0)
+
+
+def verify(
+    source: Source,
+    *,
+    from_seq: int | None = None,
+    to_seq: int | None = None,
+    progress: Progress | None = None,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+) -> VerificationReport:
+    """Replay a log and check every event; the report names the first failure.
+
+    Args:
+        source: Path, bytes or readable binary stream of a log.
+        from_seq: Start at this checkpoint's sequence number instead of the
+            header (the chain before it is then not checked).
+        to_seq: Stop after this event.
+        progress: Called with the count of verified events every so often.
+        max_frame_bytes: Bound on a frame's declared size.
+
+    Returns:
+        The ``VerificationReport``; ``ok`` is False and ``failure`` is set when
+        an event fails. Damage to the log is a failure in the report, not an
+        exception.
+
+    Raises:
+        LogFormatError: the source cannot be opened or is not a run log.
+        InvalidValueError: ``from_seq`` is not a checkpoint, or the range is empty.
+    """
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if to_seq is not None and from_seq is not None and to_seq < from_seq:
+        raise InvalidValueError(
+            f"to_seq must be >= from_seq; got from {from_seq} to {to_seq}",
+            argument="to_seq",
+        )
+    start_offset = None
+    if from_seq:
+        found = dict(checkpoints(source, max_frame_bytes=max_frame_bytes))
+        if from_seq not in found:
+            shown = sorted(found)[:5]
+            more = "..." if len(found) > 5 else ""
+            raise InvalidValueError(
+                f"from_seq must be 0 or the seq of a checkpoint; got {from_seq} "
+                f"(checkpoints at {shown}{more})",
+                argument="from_seq",
+            )
+        start_offset = found[from_seq]
+        _rewind(source)
+
+    try:
+        reader = LogReader(source, max_frame_bytes=max_frame_bytes)
+    except LogError as exc:
+        if exc.offset == 0 and not isinstance(exc, UnsupportedVersionError):
+            raise  # not a log at all: nothing to verify
+        return VerificationReport(
+            ok=False, path=path, events_verified=0, failure=failure_of(exc)
+        )
+
+    with reader:
+        replay = _Replay(reader, start=start_offset is not None)
+        if start_offset is not None:
+            reader.seek(start_offset, from_seq)  # type: ignore[arg-type]
+        failure = None
+        try:
+            replay.run(to_seq=to_seq, progress=progress)
+        except _DivergenceError as exc:
+            failure = exc.failure
+        except LogError as exc:
+            failure = failure_of(exc)
+        if failure is None and progress is not None:
+            progress(replay.events)
+        return VerificationReport(
+            ok=failure is None,
+            path=path,
+            events_verified=replay.events,
+            first_seq=from_seq or 0,
+            last_seq=replay.last_seq,
+            run_digest=None if failure is not None else reader.digest.hex(),
+            closed=replay.closed,
+            failure=failure,
+        )
+
+
+def state_at(
+    source: Source, seq: int, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+) -> tuple[FloatArray, FloatArray]:
+    """The state ``(y, z)`` after event ``seq`` (``seq = -1``: the initial state).
+
+    Replays from the nearest checkpoint at or before ``seq``, checking every
+    replayed event.
+
+    Raises:
+        LogError: the log fails before ``seq`` (damage, divergence).
+        InvalidValueError: the log has no event ``seq``.
+    """
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < -1:
+        raise InvalidValueError(
+            f"seq must be an integer >= -1; got {seq!r}", argument="seq"
+        )
+    found = checkpoints(source, max_frame_bytes=max_frame_bytes)
+    start = max(((s, o) for s, o in found if s <= seq), default=None)
+    _rewind(source)
+    with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
+        replay = _Replay(reader, start=start is not None)
+        if seq == -1:
+            return replay.stepper.y, replay.stepper.z
+        if start is not None:
+            reader.seek(start[1], start[0])
+        try:
+            replay.run(to_seq=seq)
+        except _DivergenceError as exc:
+            raise LogCorruptError(
+                f"cannot reconstruct the state at seq {seq}: {exc}",
+                path=reader.path,
+                seq=exc.failure.seq,
+                offset=exc.failure.offset,
+            ) from None
+        if replay.last_seq != seq:
+            raise InvalidValueError(
+                f"seq must name an event of the log; it ends at seq {replay.last_seq}",
+                argument="seq",
+            )
+        return replay.stepper.y, replay.stepper.z
