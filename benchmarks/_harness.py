@@ -380,6 +380,21 @@ def _worker_main(target: Path) -> None:
             reply(error=traceback.format_exc())
 
 
+def pin_to_one_cpu() -> int | None:
+    """Pin this process, and the workers it starts afterwards, to one CPU.
+
+    Contenders in different processes then run on the same core, so a ratio
+    between them does not also measure the difference between two cores of a
+    shared machine. Returns the CPU, or None where affinity is not supported.
+    """
+    try:
+        cpu = max(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+    except (AttributeError, OSError):
+        return None
+    return cpu
+
+
 # -- reporting ----------------------------------------------------------------
 
 
@@ -396,17 +411,35 @@ def machine_info() -> dict[str, Any]:
                     break
     except OSError:
         model = platform.processor() or "unknown"
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 0
     return {
-        "nproc": cpus,
+        "nproc": os.cpu_count() or 0,
         "cpu_model": model,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "platform": platform.platform(),
     }
+
+
+def source_revision() -> str:
+    """The commit measured, with ``+changes`` when ``src/`` differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

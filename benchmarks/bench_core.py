@@ -18,7 +18,8 @@ Contenders, for P = 64 float64 oscillators:
 - ``Oscillator.energy`` against 0.2.2's ``energy``.
 
 Everything is measured in one run, each group of contenders in interleaved
-rounds (see ``_harness``); the tables report medians and ratios of medians.
+rounds (see ``_harness``); the tables report medians over rounds and, for each
+pair, the median of the per-round ratios.
 Targets are printed next to the figures; the exit status never depends on them.
 """
 
@@ -56,6 +57,8 @@ class Config:
     seed: int
     step_rounds: int
     scan_rounds: int
+    ref_scan_rounds: int
+    batch_rounds: int
     block_seconds: float
 
 
@@ -66,9 +69,11 @@ FULL = Config(
     batch_steps=10_000,
     dt=0.05,
     seed=20240,
-    step_rounds=101,
-    scan_rounds=9,
-    block_seconds=0.02,
+    step_rounds=301,
+    scan_rounds=31,
+    ref_scan_rounds=9,
+    batch_rounds=11,
+    block_seconds=0.005,
 )
 QUICK = Config(
     P=64,
@@ -79,12 +84,15 @@ QUICK = Config(
     seed=20240,
     step_rounds=5,
     scan_rounds=3,
-    block_seconds=0.005,
+    ref_scan_rounds=2,
+    batch_rounds=3,
+    block_seconds=0.002,
 )
 
 
 def bench_inputs(P: int, L: int, seed: int) -> dict[str, Any]:
     """The parameters and inputs both processes time, drawn from one seed."""
+    # Imported here because the reference worker runs this function's source.
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -266,67 +274,67 @@ class Figure:
 FIGURES = (
     Figure(
         "1. IM step: `Oscillator.step` vs 0.2.2 `linoss_step`",
-        "step_im",
-        "ref_step_im",
+        "step_im.ours",
+        "step_im.ref",
         "speedup",
         15.0,
     ),
     Figure(
         "1. IMEX step: `Oscillator.step` vs 0.2.2 `linoss_step`",
-        "step_imex",
-        "ref_step_imex",
+        "step_imex.ours",
+        "step_imex.ref",
         "speedup",
         15.0,
     ),
     Figure(
         "2. IM step vs bare floor (10 ufuncs, `out=`)",
-        "step_im",
-        "bare_step_im",
+        "step_im.ours",
+        "step_im.bare",
         "overhead",
     ),
     Figure(
         "2. IMEX step vs bare floor (6 ufuncs, `out=`)",
-        "step_imex",
-        "bare_step_imex",
+        "step_imex.ours",
+        "step_imex.bare",
         "overhead",
     ),
     Figure(
         "3. IM scan, per step: `Oscillator.scan` vs 0.2.2 `linoss_scan`",
-        "scan_im",
-        "ref_scan_im",
+        "scan_ref.ours",
+        "scan_ref.ref",
         "speedup",
         15.0,
     ),
     Figure(
         "3. IM scan, per step: `Oscillator.scan` vs bare loop",
-        "scan_im",
-        "bare_scan_im",
+        "scan.ours",
+        "scan.bare",
         "overhead",
         1.3,
     ),
     Figure(
         "4. IM scan, (32, 64) batch, per step: `Oscillator.scan` vs bare loop",
-        "batch_scan_im",
-        "bare_batch_scan_im",
+        "batch.ours",
+        "batch.bare",
         "overhead",
         1.3,
     ),
     Figure(
         "5. IM step: compat `linoss_step` vs 0.2.2 `linoss_step`",
-        "compat_step_im",
-        "ref_step_im",
+        "step_im.compat",
+        "step_im.ref",
         "speedup",
     ),
     Figure(
         "5. IMEX step: compat `linoss_step` vs 0.2.2 `linoss_step`",
-        "compat_step_imex",
-        "ref_step_imex",
+        "step_imex.compat",
+        "step_imex.ref",
         "speedup",
     ),
     Figure(
         "5. energy: `Oscillator.energy` vs 0.2.2 `energy`",
-        "energy",
-        "ref_energy",
+        "energy.ours",
+        "energy.ref",
         "speedup",
     ),
 )
@@ -407,7 +415,8 @@ def contender_table(results: Mapping[str, h.Samples], rounds: Mapping[str, int])
 
 
 def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
-    """Measure every group; returns the results as JSON-ready data."""
+    """Measure every group; returns the results (``_``-prefixed keys are not JSON)."""
+    started = time.perf_counter()
     P, dt, block = config.P, config.dt, config.block_seconds
     data = bench_inputs(P, config.L, config.seed)
     A, y0, z0, u, U = data["A"], data["y0"], data["z0"], data["u"], data["U"]
@@ -478,6 +487,9 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
         )
         reference.update(version=worker.version, location=worker.location)
     except h.ReferenceUnavailableError as exc:
+        if worker is not None:
+            worker.close()
+            worker = None
         reference["error"] = str(exc)
         log(f"reference unavailable, its rows are n/a: {exc}")
 
@@ -486,22 +498,23 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             return []
         return [worker.contender(label, name, **kwargs)]
 
-    started = time.perf_counter()
     try:
         measure(
             "IM step",
             [
-                h.local_contender("step_im", step_block(osc_im), target_seconds=block),
                 h.local_contender(
-                    "compat_step_im", compat_block("implicit"), target_seconds=block
+                    "step_im.ours", step_block(osc_im), target_seconds=block
                 ),
                 h.local_contender(
-                    "bare_step_im",
+                    "step_im.compat", compat_block("implicit"), target_seconds=block
+                ),
+                h.local_contender(
+                    "step_im.bare",
                     bare_im_step_block(A, dt, y0, z0, u),
                     target_seconds=block,
                 ),
-                h.local_contender("one_ufunc", one_ufunc, target_seconds=block),
-                *ref("ref_step_im", "step_im", target_seconds=block),
+                h.local_contender("step_im.one_ufunc", one_ufunc, target_seconds=block),
+                *ref("step_im.ref", "step_im", target_seconds=block),
             ],
             config.step_rounds,
         )
@@ -509,69 +522,86 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             "IMEX step",
             [
                 h.local_contender(
-                    "step_imex", step_block(osc_imex), target_seconds=block
+                    "step_imex.ours", step_block(osc_imex), target_seconds=block
                 ),
                 h.local_contender(
-                    "compat_step_imex",
+                    "step_imex.compat",
                     compat_block("implicit_explicit"),
                     target_seconds=block,
                 ),
                 h.local_contender(
-                    "bare_step_imex",
+                    "step_imex.bare",
                     bare_imex_step_block(A, dt, y0, z0, u),
                     target_seconds=block,
                 ),
-                *ref("ref_step_imex", "step_imex", target_seconds=block),
+                *ref("step_imex.ref", "step_imex", target_seconds=block),
             ],
             config.step_rounds,
         )
-        scan_kwargs: dict[str, Any] = {
+        # One scan call per block, and the two back to back in every round.
+        per_scan: dict[str, Any] = {
             "target_seconds": block,
             "units": config.L,
             "unit": "step",
             "number": 1,
         }
         measure(
-            f"IM scan, L = {config.L}",
+            f"IM scan against the bare loop, L = {config.L}",
             [
                 h.local_contender(
-                    "scan_im",
-                    calls(lambda: osc_im.scan(U, y0, z0)),
-                    **scan_kwargs,
+                    "scan.ours", calls(lambda: osc_im.scan(U, y0, z0)), **per_scan
                 ),
                 h.local_contender(
-                    "bare_scan_im", calls(lambda: bare_scan(U, y0, z0)), **scan_kwargs
+                    "scan.bare", calls(lambda: bare_scan(U, y0, z0)), **per_scan
                 ),
-                *ref("ref_scan_im", "scan_im", **scan_kwargs),
             ],
             config.scan_rounds,
         )
-        batch_kwargs = {**scan_kwargs, "units": config.batch_steps}
+        if worker is not None:
+            # One 0.2.2 scan takes ~20 of ours: our block repeats the scan to
+            # last as long, so that both blocks average over the same stretch
+            # of the machine's noise.
+            ref_scan = worker.contender("scan_ref.ref", "scan_im", **per_scan)
+            long_block = ref_scan.measure() * config.L
+            measure(
+                f"IM scan against 0.2.2, L = {config.L}",
+                [
+                    h.local_contender(
+                        "scan_ref.ours",
+                        calls(lambda: osc_im.scan(U, y0, z0)),
+                        target_seconds=long_block,
+                        units=config.L,
+                        unit="step",
+                    ),
+                    ref_scan,
+                ],
+                config.ref_scan_rounds,
+            )
         measure(
             f"IM scan, batch {shape}, L = {config.batch_steps}",
             [
                 h.local_contender(
-                    "batch_scan_im",
+                    "batch.ours",
                     calls(lambda: osc_im.scan(U_batch, y_batch, z_batch)),
-                    **batch_kwargs,
+                    **{**per_scan, "units": config.batch_steps},
                 ),
                 h.local_contender(
-                    "bare_batch_scan_im",
+                    "batch.bare",
                     calls(lambda: bare_scan(U_batch, y_batch, z_batch)),
-                    **batch_kwargs,
+                    **{**per_scan, "units": config.batch_steps},
                 ),
             ],
-            config.scan_rounds,
+            config.batch_rounds,
         )
         measure(
             "energy",
             [
                 h.local_contender(
-                    "energy",
+                    "energy.ours",
                     calls(lambda: osc_im.energy(y0, z0)),
                     target_seconds=block,
                 ),
-                *ref("ref_energy", "energy", target_seconds=block),
+                *ref("energy.ref", "energy", target_seconds=block),
             ],
             config.step_rounds,
         )
@@ -580,14 +610,17 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             worker.close()
     elapsed = time.perf_counter() - started
 
-    batch_step = results["batch_scan_im"].median
+    batch_step = results["batch.ours"].median
     return {
         "command": h.command_line(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
         "machine": h.machine_info(),
-        "package": {"version": linoss_dynamics.__version__},
+        "package": {
+            "version": linoss_dynamics.__version__,
+            "revision": h.source_revision(),
+        },
         "reference": reference,
         "config": asdict(config),
         "timing_seconds": elapsed,
@@ -614,13 +647,16 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"- date: {result['date']}; timing took {result['timing_seconds']:.0f} s",
         f"- machine: {machine['nproc']} CPUs, {machine['cpu_model']}; Python "
-        f"{machine['python']}, NumPy {machine['numpy']}",
-        f"- ours: linoss-dynamics {result['package']['version']}; reference: {ref_text}",
+        f"{machine['python']}, NumPy {machine['numpy']}; both processes pinned to "
+        f"CPU {result['pinned_cpu']}",
+        f"- ours: linoss-dynamics {result['package']['version']} (source "
+        f"{result['package']['revision']}); reference: {ref_text}",
         f"- P = {config['P']} float64, dt = {config['dt']}, scan L = {config['L']}, "
         f"batch {batch} with L = {config['batch_steps']}",
-        f"- {config['step_rounds']} interleaved rounds for steps and energy, "
-        f"{config['scan_rounds']} for scans; times are medians over rounds, ratios "
-        "medians of the per-round ratios (quartiles beside them)",
+        f"- interleaved rounds: {config['step_rounds']} for steps and energy, "
+        f"{config['scan_rounds']} for scan vs bare, {config['ref_scan_rounds']} for "
+        f"scan vs 0.2.2, {config['batch_rounds']} for the batch; times are medians "
+        "over rounds, ratios medians of the per-round ratios (quartiles beside them)",
         "- bare loops reproduce `Oscillator.scan` bytes: "
         + ("yes" if result["bare_loops_match_scan_bytes"] else "**no**"),
         "",
@@ -645,7 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    cpu = h.pin_to_one_cpu()
     result = run(QUICK if args.quick else FULL, lambda msg: print(msg, file=sys.stderr))
+    result["pinned_cpu"] = cpu
 
     print(report(result))
     if args.json is not None:
