@@ -1,17 +1,27 @@
-"""The ``linoss`` command."""
+"""The ``linoss`` command: record, verify, inspect, compare and export run logs.
+
+Exit codes, the same for every verb: 0 verified or done; 1 verification failed
+(divergence, broken chain, corruption, truncation); 2 could not start (missing
+file, not a log, unsupported version, bad arguments). ``--json`` prints the
+report model; human output is short and exact. Only this module prints.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, FiniteFloat, ValidationError
 
 from ._version import __version__
 from .errors import LinOSSError, LogError, UnsupportedVersionError
+from .events import FailureCode, RunSpecModel, VerificationReport
 from .oscillator import Oscillator
 
 EXIT_OK = 0
@@ -19,36 +29,305 @@ EXIT_FAILED = 1
 EXIT_CANNOT_START = 2
 
 
+class RunConfig(RunSpecModel):
+    """``linoss record --config``: the header's parameters and an initial state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    y0: list[FiniteFloat] | None = None
+    z0: list[FiniteFloat] | None = None
+    checkpoint_every: int | None = None
+    full_state: bool = False
+
+
+class _Progress:
+    """A one-line progress counter on a terminal; silent when stderr is piped."""
+
+    def __init__(self, what: str, stream: TextIO = sys.stderr) -> None:
+        self.what = what
+        self.stream = stream
+        self.active = stream.isatty()
+
+    def __call__(self, count: int) -> None:
+        if self.active:
+            self.stream.write(f"\r{self.what} {count:,} events")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.active:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _print_json(model: BaseModel) -> None:
+    print(model.model_dump_json(indent=2))
+
+
+def _verification_exit(report: VerificationReport) -> int:
+    if report.ok:
+        return EXIT_OK
+    if (
+        report.failure is not None
+        and report.failure.code is FailureCode.UNSUPPORTED_VERSION
+    ):
+        return EXIT_CANNOT_START
+    return EXIT_FAILED
+
+
+def _describe_failure(report: Any) -> str:
+    failure = report.failure if hasattr(report, "failure") else report.difference
+    lines = [f"  {failure.code.value} at seq {failure.seq}: {failure.message}"]
+    if failure.expected_digest or failure.actual_digest:
+        lines.append(
+            f"  digests: recorded {failure.expected_digest}, replayed {failure.actual_digest}"
+        )
+    if failure.mismatch is not None:
+        m = failure.mismatch
+        where = "" if m.index is None else f"[{m.index}]"
+        lines.append(
+            f"  {m.field}{where}: expected {m.expected}, actual {m.actual} ({m.ulps} ulp)"
+        )
+    return "\n".join(lines)
+
+
+# -- verbs ---------------------------------------------------------------------
+
+
 def _demo(args: argparse.Namespace) -> int:
+    from .recorder import Recorder
+    from .verify import verify
+
+    if args.steps < 1 or args.oscillators < 1:
+        print(
+            "linoss demo: --steps and --oscillators must be positive", file=sys.stderr
+        )
+        return EXIT_CANNOT_START
+    path = args.out or os.path.join(
+        tempfile.gettempdir(), f"linoss-demo-{args.seed}.log"
+    )
     rng = np.random.default_rng(args.seed)
     size = args.oscillators
-    A = rng.uniform(0.5, 4.0, size)
-    G = rng.uniform(0.0, 0.3, size)
-    osc = Oscillator(A, 0.05, G=G, mode="imex1")
+    osc = Oscillator(
+        A=rng.uniform(0.5, 4.0, size),
+        dt=0.05,
+        G=rng.uniform(0.0, 0.5, size),
+        mode="imex1",
+    )
     U = rng.standard_normal((args.steps, size))
     y0 = rng.standard_normal(size)
-    z0 = np.zeros(size)
 
+    # Record: a damped bank driven by seeded noise, retuned halfway through.
     start = time.perf_counter()
-    Y, Z = osc.scan(U, y0, z0)
-    elapsed = time.perf_counter() - start
+    with Recorder(path, osc, y0, np.zeros(size), overwrite=True) as recorder:
+        for t in range(args.steps):
+            if t == args.steps // 2:
+                recorder.set_params(G=osc.G * 0.5)  # type: ignore[operator]
+            recorder.step(U[t])
+    recorded = time.perf_counter() - start
 
-    # Replay the run one step at a time: it must reproduce every byte.
-    y, z = y0, z0
-    for t in range(args.steps):
-        y, z = osc.step(y, z, U[t])
-        if y.tobytes() != Y[t].tobytes() or z.tobytes() != Z[t].tobytes():
-            print(f"replay diverged at step {t}", file=sys.stderr)
-            return EXIT_FAILED
-    digest = hashlib.blake2b(Y.tobytes() + Z.tobytes(), digest_size=16).hexdigest()
-    e0, e1 = osc.energy(y0, z0), osc.energy(Y[-1], Z[-1])
-    print(f"{osc!r}")
+    # Verify: replay the log against the core and compare every byte.
+    progress = _Progress("verified")
+    start = time.perf_counter()
+    report = verify(path, progress=progress)
+    verified = time.perf_counter() - start
+    progress.done()
+
     print(
-        f"{args.steps} steps in {elapsed * 1e3:.1f} ms "
-        f"({args.steps / elapsed:,.0f} steps/s); replayed step by step: identical"
+        f"recorded {args.steps:,} steps of {size} damped oscillators (D-LinOSS IMEX1)"
     )
-    print(f"energy {e0!r} -> {e1!r}")
-    print(f"trajectory digest {digest}")
+    print(
+        f"  {recorded * 1e6 / args.steps:.1f} us per recorded step, "
+        f"{os.path.getsize(path):,} bytes: {path}"
+    )
+    print(
+        f"verified {report.events_verified:,} events by replay: "
+        f"{'ok' if report.ok else 'FAILED'} "
+        f"({verified * 1e6 / max(report.events_verified, 1):.1f} us per event)"
+    )
+    print(f"run digest {report.run_digest}")
+    if not report.ok:
+        print(_describe_failure(report))
+    return _verification_exit(report)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .events import oscillator_of
+    from .recorder import DEFAULT_CHECKPOINT_EVERY, Recorder
+
+    try:
+        with open(args.config, encoding="utf-8") as handle:
+            config = RunConfig.model_validate_json(handle.read())
+    except OSError as exc:
+        print(
+            f"linoss record: cannot read {args.config}: {exc.strerror}", file=sys.stderr
+        )
+        return EXIT_CANNOT_START
+    except ValidationError as exc:
+        print(
+            f"linoss record: {args.config} is not a run config:\n{exc}", file=sys.stderr
+        )
+        return EXIT_CANNOT_START
+    try:
+        inputs = np.load(args.inputs, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        print(f"linoss record: cannot read {args.inputs}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    if inputs.ndim == 0:
+        print(
+            f"linoss record: {args.inputs} must hold one input per step (a leading time "
+            f"axis); got shape {inputs.shape}",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_START
+
+    from .events import RunSpec
+
+    spec = RunSpec(
+        scheme=config.scheme,
+        A=np.asarray(config.A, dtype=np.float64),
+        G=None if config.G is None else np.asarray(config.G, dtype=np.float64),
+        dt=config.dt if isinstance(config.dt, float) else np.asarray(config.dt),
+        B=None if config.B is None else np.asarray(config.B, dtype=np.float64),
+        allow_unstable=config.allow_unstable,
+    )
+    osc = oscillator_of(spec)
+    size = osc.size
+    y0 = np.zeros(size) if config.y0 is None else np.asarray(config.y0)
+    z0 = np.zeros(size) if config.z0 is None else np.asarray(config.z0)
+    every = (
+        DEFAULT_CHECKPOINT_EVERY
+        if config.checkpoint_every is None
+        else config.checkpoint_every
+    )
+    start = time.perf_counter()
+    with Recorder(
+        args.out,
+        osc,
+        y0,
+        z0,
+        checkpoint_every=every,
+        full_state=config.full_state,
+        overwrite=args.overwrite,
+    ) as recorder:
+        for u in inputs:
+            recorder.step(u if u.ndim else float(u))
+        digest = recorder.run_digest.hex()
+    elapsed = time.perf_counter() - start
+    print(f"recorded {len(inputs):,} steps in {elapsed:.2f} s to {args.out}")
+    print(f"run digest {digest}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    progress = _Progress("verified")
+    report = verify(
+        args.path, from_seq=args.from_seq, to_seq=args.to_seq, progress=progress
+    )
+    progress.done()
+    if args.json:
+        _print_json(report)
+    elif report.ok:
+        closed = (
+            ""
+            if report.closed
+            else " (no closing record: the run may have stopped early)"
+        )
+        print(
+            f"ok: {report.events_verified:,} events verified, run digest {report.run_digest}{closed}"
+        )
+    else:
+        print(f"FAILED after {report.events_verified:,} verified events")
+        print(_describe_failure(report))
+    return _verification_exit(report)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .summary import summarize
+
+    report = summarize(args.path)
+    if args.plot:
+        code = _plot(args.path, args.plot)
+        if code != EXIT_OK:
+            return code
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"{report.path}: {report.scheme.value}, {report.oscillators} oscillators")
+        print(
+            f"  written by linoss-dynamics {report.library_version} (schema "
+            f"{report.schema_version}) on {report.fingerprint.platform}, NumPy "
+            f"{report.fingerprint.numpy}"
+        )
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(report.counts.items()))
+        print(f"  {report.events:,} events: {counts or 'none'}")
+        if report.energy is not None:
+            e = report.energy
+            print(f"  energy {e.first!r} -> {e.last!r} (min {e.min!r}, max {e.max!r})")
+        print(f"  run digest {report.run_digest}")
+        print(f"  final state digest {report.final_state_digest}")
+        if not report.closed:
+            print("  no closing record: the run may have stopped early")
+        if report.failure is not None:
+            print(_describe_failure(report))
+    return EXIT_OK if report.failure is None else EXIT_FAILED
+
+
+def _plot(path: str, out: str) -> int:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "linoss inspect --plot needs matplotlib: pip install 'linoss-dynamics[plot]'",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_START
+    from .verify import trajectory
+
+    steps, energies, positions = trajectory(path, oscillators=4)
+    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(8, 6))
+    top.plot(steps, energies)
+    top.set_ylabel("energy")
+    for i in range(positions.shape[1]):
+        bottom.plot(steps, positions[:, i], label=f"y[{i}]")
+    bottom.set_xlabel("event seq")
+    bottom.set_ylabel("position")
+    bottom.legend(loc="upper right")
+    figure.tight_layout()
+    figure.savefig(out)
+    print(f"plot written to {out}")
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .verify import diff
+
+    report = diff(args.a, args.b)
+    if args.json:
+        _print_json(report)
+    elif report.identical:
+        print(
+            f"identical: {report.events_compared:,} events, run digest {report.a_run_digest}"
+        )
+    else:
+        print(f"the logs differ after {report.events_compared:,} identical events")
+        print(_describe_failure(report))
+    return EXIT_OK if report.identical else EXIT_FAILED
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_jsonl
+
+    if args.out == "-":
+        export_jsonl(args.path, sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8") as out:
+            lines = export_jsonl(args.path, out)
+        print(f"wrote {lines:,} lines to {args.out}")
     return EXIT_OK
 
 
@@ -71,61 +350,113 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _export(args: argparse.Namespace) -> int:
-    from .export import export_jsonl
+# -- parser --------------------------------------------------------------------
 
-    if args.out == "-":
-        export_jsonl(args.path, sys.stdout)
-    else:
-        with open(args.out, "w", encoding="utf-8") as out:
-            lines = export_jsonl(args.path, out)
-        print(f"wrote {lines} lines to {args.out}")
-    return EXIT_OK
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
+def _seq(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a sequence number >= 0; got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linoss", description="Exact LinOSS oscillator dynamics."
+        prog="linoss",
+        description="Record LinOSS oscillator runs and prove them byte-identical by replay.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    demo = verbs.add_parser("demo", help="run a damped bank and replay it exactly")
-    demo.add_argument("--steps", type=int, default=10_000)
-    demo.add_argument("--oscillators", type=int, default=64)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(run=_demo)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    schema = verbs.add_parser("schema", help="write the JSON Schemas of the models")
-    schema.add_argument("--out", default="schemas", help="directory (default: schemas)")
-    schema.add_argument(
-        "--check", action="store_true", help="only check that the files are current"
+    def verb(
+        name: str, run: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    demo = verb(
+        "demo", _demo, "record a damped run, verify it by replay, say what happened"
     )
-    schema.set_defaults(run=_schema)
+    demo.add_argument("--steps", type=_positive, default=20_000)
+    demo.add_argument("--oscillators", type=_positive, default=64)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", help="log path (default: a file in the temp directory)")
 
-    export = verbs.add_parser("export", help="write a log as JSON Lines")
+    record = verb(
+        "record", _record, "record a run from a JSON config and a .npy of inputs"
+    )
+    record.add_argument(
+        "--config", required=True, help="JSON: scheme, A, G, dt, B, y0, z0"
+    )
+    record.add_argument("--inputs", required=True, help=".npy with one input per step")
+    record.add_argument("--out", required=True, help="the log to write")
+    record.add_argument(
+        "--overwrite", action="store_true", help="replace an existing log"
+    )
+
+    check = verb("verify", _verify, "replay a log and check every event")
+    check.add_argument("path")
+    check.add_argument(
+        "--from", dest="from_seq", type=_seq, help="start at this checkpoint"
+    )
+    check.add_argument("--to", dest="to_seq", type=_seq, help="stop after this event")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    inspect = verb("inspect", _inspect, "summarize a log without replaying it")
+    inspect.add_argument("path")
+    inspect.add_argument(
+        "--json", action="store_true", help="print the summary as JSON"
+    )
+    inspect.add_argument(
+        "--plot", metavar="FILE.png", help="plot energy and trajectories"
+    )
+
+    compare = verb("diff", _diff, "report the first event where two logs differ")
+    compare.add_argument("a")
+    compare.add_argument("b")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    export = verb("export", _export, "write a log as JSON Lines")
     export.add_argument("path")
     export.add_argument(
-        "--jsonl",
-        action="store_true",
-        required=True,
-        help="JSON Lines (the only format)",
+        "--jsonl", action="store_true", required=True, help="JSON Lines"
     )
     export.add_argument("--out", default="-", help="output file (default: stdout)")
-    export.set_defaults(run=_export)
+
+    schema = verb("schema", _schema, "write (or check) the JSON Schemas of the models")
+    schema.add_argument("--out", default="schemas", help="directory (default: schemas)")
+    schema.add_argument(
+        "--check", action="store_true", help="only check they are current"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns its exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
         return EXIT_CANNOT_START if exc.code else EXIT_OK
     try:
         code: int = args.run(args)
     except LinOSSError as exc:
         print(f"linoss {args.verb}: {exc}", file=sys.stderr)
         return _exit_code(exc)
+    except OSError as exc:
+        print(f"linoss {args.verb}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    except KeyboardInterrupt:
+        print(f"linoss {args.verb}: interrupted", file=sys.stderr)
+        return EXIT_FAILED
     return code
 
 

@@ -29,12 +29,15 @@ from .schemes import Scheme
 __all__ = [
     "CheckpointTaken",
     "CheckpointTakenModel",
+    "DiffReport",
+    "EnergySummary",
     "Event",
     "EventKind",
     "EventModel",
     "Failure",
     "FailureCode",
     "Fingerprint",
+    "InspectReport",
     "ParamsChanged",
     "ParamsChangedModel",
     "RunClosed",
@@ -406,6 +409,11 @@ class FailureCode(str, enum.Enum):
     FRAME_CORRUPT = "frame_corrupt"
     LOG_TRUNCATED = "log_truncated"
     UNSUPPORTED_VERSION = "unsupported_version"
+    # Differences between two logs (``diff``), beyond the kinds above.
+    PARAMS_DIFFER = "params_differ"
+    INPUT_DIFFERS = "input_differs"
+    EVENT_DIFFERS = "event_differs"
+    LENGTH_DIFFERS = "length_differs"
 
 
 class ValueMismatch(_Model):
@@ -446,3 +454,47 @@ class VerificationReport(_Model):
     )
     closed: bool = Field(default=False, description="the log ends with run_closed")
     failure: Failure | None = None
+
+
+class DiffReport(_Model):
+    """The first difference between two logs of the same run."""
+
+    identical: bool = Field(description="same parameters, inputs, states and energies")
+    a: str | None = None
+    b: str | None = None
+    events_compared: NonNegativeInt
+    a_run_digest: Digest | None = None
+    b_run_digest: Digest | None = None
+    difference: Failure | None = None
+
+
+class EnergySummary(_Model):
+    """Energies after each step of a log."""
+
+    first: FiniteFloat
+    last: FiniteFloat
+    min: FiniteFloat
+    max: FiniteFloat
+
+
+class InspectReport(_Model):
+    """What a log holds, read without replaying it."""
+
+    path: str | None = None
+    format_version: int
+    schema_version: int
+    library_version: str
+    scheme: Scheme
+    oscillators: int
+    events: NonNegativeInt
+    counts: dict[str, int] = Field(description="events per kind")
+    closed: bool
+    run_digest: Digest
+    final_state_digest: Digest = Field(
+        description="state digest after the last event (the initial state's if none)"
+    )
+    energy: EnergySummary | None = None
+    fingerprint: Fingerprint
+    failure: Failure | None = Field(
+        default=None, description="damage found while reading, if any"
+    )

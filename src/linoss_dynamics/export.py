@@ -19,7 +19,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .errors import LogFormatError
 from .events import (
     CheckpointTakenModel,
+    DiffReport,
     EventModel,
+    InspectReport,
     ParamsChangedModel,
     RunClosedModel,
     RunStartedModel,
@@ -78,6 +80,8 @@ _SCHEMAS: dict[str, Any] = {
     "run_closed": RunClosedModel,
     "event": TypeAdapter(EventModel),
     "verification_report": VerificationReport,
+    "diff_report": DiffReport,
+    "inspect_report": InspectReport,
 }
 
 

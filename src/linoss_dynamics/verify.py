@@ -31,6 +31,7 @@ from .errors import (
 )
 from .events import (
     CheckpointTaken,
+    DiffReport,
     Event,
     Failure,
     FailureCode,
@@ -47,7 +48,7 @@ from .events import (
 from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
 from .transition import StepOutcome, Stepper
 
-__all__ = ["Progress", "checkpoints", "state_at", "verify"]
+__all__ = ["Progress", "checkpoints", "diff", "state_at", "trajectory", "verify"]
 
 Source = str | os.PathLike[str] | bytes | IO[bytes]
 Progress = Callable[[int], None]
@@ -340,7 +341,11 @@ class _Replay:
         self.closed = False
 
     def run(
-        self, *, to_seq: int | None = None, progress: Progress | None = None
+        self,
+        *,
+        to_seq: int | None = None,
+        progress: Progress | None = None,
+        on_event: Callable[[int, Stepper], None] | None = None,
     ) -> None:
         reader = self.reader
         stepper = self.stepper
@@ -384,6 +389,8 @@ class _Replay:
 
             self.events += 1
             self.last_seq = seq
+            if on_event is not None:
+                on_event(seq, stepper)
             if progress is not None and self.events % PROGRESS_EVERY == 0:
                 progress(self.events)
             if to_seq is not None and seq >= to_seq:
@@ -455,8 +462,11 @@ def verify(
     try:
         reader = LogReader(source, max_frame_bytes=max_frame_bytes)
     except LogError as exc:
-        if exc.offset == 0 and not isinstance(exc, UnsupportedVersionError):
-            raise  # not a log at all: nothing to verify
+        unopened = exc.seq is None or (
+            exc.offset == 0 and not isinstance(exc, UnsupportedVersionError)
+        )
+        if unopened:
+            raise  # missing, unreadable, or not a log at all: nothing to verify
         return VerificationReport(
             ok=False, path=path, events_verified=0, failure=failure_of(exc)
         )
@@ -526,3 +536,208 @@ def state_at(
                 argument="seq",
             )
         return replay.stepper.y, replay.stepper.z
+
+
+def _first_difference(
+    a: Event, b: Event
+) -> tuple[FailureCode, str, ValueMismatch | None]:
+    """The kind, field and detail of the first difference between two records."""
+    if type(a) is not type(b):
+        return FailureCode.EVENT_DIFFERS, "kind", None
+    if type(a) is StepApplied and type(b) is StepApplied:
+        for name in ("u", "dt"):
+            x, y = getattr(a, name), getattr(b, name)
+            if (x is None) != (y is None) or (
+                x is not None and array_mismatch(name, x, y) is not None
+            ):
+                detail = None if x is None or y is None else array_mismatch(name, x, y)
+                return FailureCode.INPUT_DIFFERS, name, detail
+        if a.state_digest != b.state_digest:
+            for name in ("y", "z"):
+                x, y = getattr(a, name), getattr(b, name)
+                if x is not None and y is not None:
+                    detail = array_mismatch(name, x, y)
+                    if detail is not None:
+                        return FailureCode.STATE_DIVERGED, name, detail
+            return FailureCode.STATE_DIVERGED, "state", None
+        for name in ("energy_before", "energy_after", "delta_energy"):
+            x, y = getattr(a, name), getattr(b, name)
+            if not same_float(x, y):
+                return FailureCode.ENERGY_DIVERGED, name, float_mismatch(name, x, y)
+        return FailureCode.EVENT_DIFFERS, "y", None  # full state on one side only
+    if type(a) is ParamsChanged and type(b) is ParamsChanged:
+        return FailureCode.PARAMS_DIFFER, "spec", _spec_mismatch(a.spec, b.spec)
+    if isinstance(a, (CheckpointTaken, StateWritten)) and isinstance(
+        b, (CheckpointTaken, StateWritten)
+    ):
+        for name in ("y", "z"):
+            detail = array_mismatch(name, getattr(a, name), getattr(b, name))
+            if detail is not None:
+                return FailureCode.STATE_DIVERGED, name, detail
+        if (
+            isinstance(a, CheckpointTaken)
+            and isinstance(b, CheckpointTaken)
+            and not same_spec(a.spec, b.spec)
+        ):
+            return FailureCode.PARAMS_DIFFER, "spec", _spec_mismatch(a.spec, b.spec)
+        return (
+            FailureCode.ENERGY_DIVERGED,
+            "energy",
+            float_mismatch("energy", a.energy, b.energy),
+        )
+    return FailureCode.EVENT_DIFFERS, "run_closed", None
+
+
+def _spec_mismatch(a: RunSpec, b: RunSpec) -> ValueMismatch | None:
+    for name in ("A", "G", "dt", "B"):
+        x, y = getattr(a, name), getattr(b, name)
+        if x is not None and y is not None:
+            detail = array_mismatch(name, x, y)
+            if detail is not None:
+                return detail
+    return None
+
+
+def diff(
+    a: Source, b: Source, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+) -> DiffReport:
+    """Compare two logs of the same run and report the first event where they differ.
+
+    Headers may differ in their fingerprint and library version (where and by
+    what a log was written); parameters and initial state must match. Events
+    are compared by their chain digests and decoded only where they differ.
+    Damage in either log ends the comparison and is reported.
+
+    Raises:
+        LogFormatError: either source cannot be opened or is not a run log.
+    """
+    names = [
+        os.fspath(x) if isinstance(x, (str, os.PathLike)) else None for x in (a, b)
+    ]
+    with (
+        LogReader(a, max_frame_bytes=max_frame_bytes) as ra,
+        LogReader(b, max_frame_bytes=max_frame_bytes) as rb,
+    ):
+
+        def report(difference: Failure | None, compared: int) -> DiffReport:
+            return DiffReport(
+                identical=difference is None,
+                a=names[0],
+                b=names[1],
+                events_compared=compared,
+                a_run_digest=ra.digest.hex(),
+                b_run_digest=rb.digest.hex(),
+                difference=difference,
+            )
+
+        if ra.genesis != rb.genesis:
+            detail = (
+                _spec_mismatch(ra.header.spec, rb.header.spec)
+                or array_mismatch("y0", ra.header.y0, rb.header.y0)
+                or array_mismatch("z0", ra.header.z0, rb.header.z0)
+            )
+            code = (
+                FailureCode.PARAMS_DIFFER
+                if not same_spec(ra.header.spec, rb.header.spec)
+                else FailureCode.STATE_DIVERGED
+            )
+            return report(
+                Failure(
+                    code=code,
+                    seq=-1,
+                    message="the logs start from different parameters or initial states",
+                    field=None if detail is None else detail.field,
+                    mismatch=detail,
+                ),
+                0,
+            )
+
+        compared = 0
+        bodies_a, bodies_b = ra.bodies(), rb.bodies()
+        which = "a"
+        try:
+            while True:
+                which = "a"
+                body_a = next(bodies_a, None)
+                which = "b"
+                body_b = next(bodies_b, None)
+                if body_a is None or body_b is None:
+                    if body_a is None and body_b is None:
+                        return report(None, compared)
+                    longer = "a" if body_b is None else "b"
+                    return report(
+                        Failure(
+                            code=FailureCode.LENGTH_DIFFERS,
+                            seq=compared,
+                            message=f"log {longer} goes on after {compared} common events",
+                        ),
+                        compared,
+                    )
+                if ra.digest != rb.digest:
+                    which = "a"
+                    record_a = ra.decode(body_a)
+                    which = "b"
+                    record_b = rb.decode(body_b)
+                    code, field, detail = _first_difference(record_a, record_b)
+                    return report(
+                        Failure(
+                            code=code,
+                            seq=compared,
+                            offset=ra.offset,
+                            message=f"event seq {compared} differs in {field}",
+                            field=field,
+                            mismatch=detail,
+                        ),
+                        compared,
+                    )
+                compared += 1
+        except LogError as exc:
+            failure = failure_of(exc)
+            return report(
+                failure.model_copy(
+                    update={"message": f"log {which}: {failure.message}"}
+                ),
+                compared,
+            )
+
+
+def trajectory(
+    source: Source,
+    *,
+    oscillators: int = 4,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Replay a log and collect, per event, its seq, the energy and the first positions.
+
+    Returns ``(seq, energy, y)`` with ``y`` of shape (events, min(oscillators, P)).
+    Memory grows with the log: meant for plotting runs of moderate length.
+
+    Raises:
+        LogError: the log fails to replay.
+    """
+    seqs: list[int] = []
+    energies: list[float] = []
+    positions: list[FloatArray] = []
+
+    def collect(seq: int, stepper: Stepper) -> None:
+        seqs.append(seq)
+        energies.append(stepper.energy)
+        positions.append(stepper.y[:oscillators])
+
+    with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
+        replay = _Replay(reader, start=False)
+        try:
+            replay.run(on_event=collect)
+        except _DivergenceError as exc:
+            raise LogCorruptError(
+                f"cannot replay the log: {exc}",
+                path=reader.path,
+                seq=exc.failure.seq,
+                offset=exc.failure.offset,
+            ) from None
+    width = min(oscillators, len(reader.header.y0))
+    return (
+        np.asarray(seqs, dtype=np.int64),
+        np.asarray(energies, dtype=np.float64),
+        np.asarray(positions, dtype=np.float64).reshape(len(seqs), width),
+    )
