@@ -62,8 +62,10 @@ def summarize(
                 closed = type(record) is RunClosed
                 if type(record) is StepApplied:
                     energy = record.energy_after
-                    first = energy if first is None else first
+                    first = record.energy_before if first is None else first
                     last = energy
+                    low = min(low, record.energy_before)
+                    high = max(high, record.energy_before)
                     low, high = min(low, energy), max(high, energy)
                     state_digest = record.state_digest
                 elif type(record) in (CheckpointTaken, StateWritten):
