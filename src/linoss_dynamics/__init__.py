@@ -8,6 +8,8 @@ count.
 - ``Oscillator``: validate once, then ``step``, ``scan`` and ``energy`` fast.
 - The functional API of linoss-dynamics 0.2 (``linoss_step``, ...), unchanged.
 - ``is_stable`` and ``Oscillator.analysis`` for the stable regions and spectra.
+- ``Recorder`` writes a run as a canonical, hash-chained log; ``verify`` replays
+  it against the core and names the first event that differs.
 """
 
 from ._version import __version__
@@ -21,16 +23,33 @@ from .compat import (
     linoss_step_impl,
 )
 from .errors import (
+    ChainBrokenError,
     InvalidDampingError,
     InvalidDtypeError,
     InvalidShapeError,
     InvalidValueError,
     LinOSSError,
+    LogCorruptError,
+    LogError,
+    LogFormatError,
+    LogLockedError,
+    LogTruncatedError,
     NonFiniteStateError,
     UnstableSchemeError,
     UnsupportedModeError,
+    UnsupportedVersionError,
 )
+from .events import (
+    DiffReport,
+    Failure,
+    FailureCode,
+    InspectReport,
+    VerificationReport,
+)
+from .export import export_jsonl
+from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
+from .recorder import Recorder, Transition
 from .schemes import Scheme
 from .stability import (
     STABLE_REGION,
@@ -38,28 +57,53 @@ from .stability import (
     is_stable,
     max_stable_dt,
 )
+from .summary import summarize
+from .verify import checkpoints, diff, state_at, verify
 
 __all__ = [
     "STABLE_REGION",
+    "ChainBrokenError",
+    "DiffReport",
+    "Failure",
+    "FailureCode",
+    "InspectReport",
     "InvalidDampingError",
     "InvalidDtypeError",
     "InvalidShapeError",
     "InvalidValueError",
     "LinOSSError",
+    "LogCorruptError",
+    "LogError",
+    "LogFormatError",
+    "LogLockedError",
+    "LogReader",
+    "LogTruncatedError",
+    "LogWriter",
     "NonFiniteStateError",
     "Oscillator",
+    "Recorder",
     "Scheme",
     "SpectralAnalysis",
+    "SyncPolicy",
+    "Transition",
     "UnstableSchemeError",
     "UnsupportedModeError",
+    "UnsupportedVersionError",
+    "VerificationReport",
     "__version__",
+    "checkpoints",
     "convergence_window",
     "damped_linoss_step",
     "delta_energy",
+    "diff",
     "energy",
+    "export_jsonl",
     "is_stable",
     "linoss_scan",
     "linoss_step",
     "linoss_step_impl",
     "max_stable_dt",
+    "state_at",
+    "summarize",
+    "verify",
 ]
