@@ -132,11 +132,10 @@ def _ext_header(length: int) -> bytes:
     return struct.pack(">BIB", 0xC9, length, ARRAY_EXT)
 
 
-def decode_array(payload: bytes, name: str, *, check_finite: bool = True) -> FloatArray:
-    """A float64 array from an ext payload (a copy: it owns its memory).
+def decode_array(payload: bytes, name: str) -> FloatArray:
+    """A float64 array from an ext payload; refuses NaN and infinities.
 
-    ``check_finite`` refuses NaN and infinities; step inputs skip it because
-    replaying a non-finite input fails with a precise message anyway.
+    The array is read-only and owns (through ``payload``) the memory it uses.
     """
     if len(payload) < 2:
         raise BodyError(f"{name}: array payload of {len(payload)} bytes is too short")
@@ -162,7 +161,7 @@ def decode_array(payload: bytes, name: str, *, check_finite: bool = True) -> Flo
         arr = arr.reshape(shape)
     if _NATIVE_LE_F64 is None:  # pragma: no cover - big-endian machines
         arr = arr.astype(np.float64)
-    if check_finite and not np.isfinite(arr).all():
+    if not np.isfinite(arr).all():
         flat = arr.reshape(-1)
         index = int(np.argmax(~np.isfinite(flat)))
         raise BodyError(
@@ -381,12 +380,33 @@ def _unpack(body: bytes | memoryview) -> Any:
         raise BodyError(f"not valid msgpack ({type(exc).__name__}: {exc})") from None
 
 
+def _sorted_maps(obj: Any) -> bool:
+    """Whether every map in ``obj`` has its keys in sorted order.
+
+    Re-packing a decoded map keeps the order it was read in, so the byte
+    comparison in ``_canonical`` cannot see an unsorted map: check it here.
+    """
+    if type(obj) is dict:
+        keys = list(obj)
+        return keys == sorted(keys) and all(_sorted_maps(v) for v in obj.values())
+    if type(obj) is list:
+        return all(_sorted_maps(item) for item in obj)
+    return True
+
+
+def _code(obj: Any) -> int | None:
+    """The event code of a decoded event list: an int, never a float or bool."""
+    if type(obj) is not list or not obj or type(obj[0]) is not int:
+        return None
+    return obj[0]
+
+
 def _canonical(obj: Any, body: bytes | memoryview) -> None:
     try:
         again = _pack(obj)
     except Exception as exc:  # pragma: no cover - decoded objects always pack
         raise BodyError(f"cannot re-encode ({exc})") from None
-    if again != body:
+    if again != body or not _sorted_maps(obj):
         raise BodyError(
             "body is valid msgpack but not in the canonical profile (a non-shortest "
             "integer, a float32, an unsorted map or another alternative encoding)"
@@ -472,7 +492,7 @@ def decode_header(body: bytes | memoryview) -> RunStarted:
     """Decode and check a header body (the caller checks the schema version first)."""
     obj = _unpack(body)
     _canonical(obj, body)
-    if type(obj) is not list or not obj or obj[0] != int(EventKind.RUN_STARTED):
+    if _code(obj) != EventKind.RUN_STARTED:
         raise BodyError("the first frame must be a run_started header")
     obj = _list(obj, 8, "run_started")
     _, schema_version, library_version, hashes, spec, y0, z0, fingerprint = obj
@@ -498,7 +518,7 @@ def decode_header(body: bytes | memoryview) -> RunStarted:
 def header_schema_version(body: bytes | memoryview) -> int:
     """The schema version of a header body, read before anything else is trusted."""
     obj = _unpack(body)
-    if type(obj) is not list or len(obj) < 2 or obj[0] != int(EventKind.RUN_STARTED):
+    if _code(obj) != EventKind.RUN_STARTED or len(obj) < 2:
         raise BodyError("the first frame must be a run_started header")
     return _int(obj[1], "schema_version")
 
@@ -514,9 +534,7 @@ _BE_F64: Final = struct.Struct(">d")
 _STEP_CODE: Final = int(EventKind.STEP_APPLIED)
 
 
-def _read_value(
-    body: bytes | memoryview, pos: int, name: str, *, check_finite: bool = True
-) -> tuple[Any, int]:
+def _read_value(body: bytes | memoryview, pos: int, name: str) -> tuple[Any, int]:
     """One nil, float64 or array value at ``pos``; returns it and the next position."""
     marker = body[pos]
     if marker == 0xC0:
@@ -541,7 +559,7 @@ def _read_value(
         raise BodyError(f"{name}: array runs past the end of the body")
     # bytes(): the array must not share memory with the reader's frame buffer.
     payload = bytes(body[start : start + size])
-    return decode_array(payload, name, check_finite=check_finite), start + size
+    return decode_array(payload, name), start + size
 
 
 def is_step(body: bytes | memoryview) -> bool:
@@ -564,8 +582,8 @@ def _step_head(
             raise BodyError(
                 f"seq must be a non-negative integer; got marker 0x{marker:02x}"
             )
-        u, pos = _read_value(body, pos, "u", check_finite=False)
-        dt, pos = _read_value(body, pos, "dt", check_finite=False)
+        u, pos = _read_value(body, pos, "u")
+        dt, pos = _read_value(body, pos, "dt")
     except (IndexError, struct.error):
         raise BodyError("step_applied body ends early") from None
     return seq, u, dt, pos
@@ -639,7 +657,7 @@ def decode_event(
         raise BodyError(f"an event must be a non-empty list; got {type(obj).__name__}")
     for version in range(schema_version, SCHEMA_VERSION):
         obj = UPCASTERS[version](obj)
-    code = obj[0]
+    code = _code(obj)
     if code == EventKind.STEP_APPLIED:
         _, seq, u, dt, digest, e0, e1, de, y, z = _list(obj, 10, "step_applied")
         return StepApplied(

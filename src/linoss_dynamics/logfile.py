@@ -193,7 +193,9 @@ class LogWriter:
     ) -> LogWriter:
         """Start a new log at ``path`` (refuses an existing file unless ``overwrite``)."""
         name = os.fspath(path)
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+        # Never O_TRUNC here: the file may be another writer's, and only the
+        # lock says so. Truncate once the lock is ours.
+        flags = os.O_WRONLY | os.O_CREAT | (0 if overwrite else os.O_EXCL)
         try:
             fd = os.open(name, flags, 0o644)
         except FileExistsError:
@@ -205,6 +207,8 @@ class LogWriter:
         except OSError as exc:
             raise LogError(f"cannot create {name}: {exc.strerror}", path=name) from None
         stream = _locked_stream(fd, name, "wb")
+        if overwrite:
+            os.ftruncate(fd, 0)
         writer = cls(stream, header, sync=sync, path=name)
         writer._fd = fd
         return writer
