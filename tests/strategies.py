@@ -44,6 +44,8 @@ sizes = st.integers(1, MAX_SIZE)
 batch_sizes = st.integers(1, MAX_BATCH)
 schemes = st.sampled_from(ALL_SCHEMES)
 conditional_schemes = st.sampled_from(CONDITIONAL_SCHEMES)
+_booleans = st.booleans()
+_sequence_lengths = st.integers(0, 12)
 
 
 def _no_tiny(x: float) -> float:
@@ -85,9 +87,7 @@ def damping(size: int) -> st.SearchStrategy[np.ndarray]:
 
 def state_shapes(size: int) -> st.SearchStrategy[tuple[int, ...]]:
     """(P,) for one bank or (N, P) for a batch of N banks."""
-    return st.one_of(
-        st.just((size,)), batch_sizes.map(lambda n: (n, size))
-    )
+    return st.one_of(st.just((size,)), batch_sizes.map(lambda n: (n, size)))
 
 
 @st.composite
@@ -140,7 +140,7 @@ def banks(
     draw: st.DrawFn,
     schemes: st.SearchStrategy[Scheme] = schemes,
     sizes: st.SearchStrategy[int] = sizes,
-    per_oscillator_dt: st.SearchStrategy[bool] = st.booleans(),
+    per_oscillator_dt: st.SearchStrategy[bool] = _booleans,
 ) -> Bank:
     """A scheme, ``A``, ``G`` (damped schemes only) and a stable ``dt``.
 
@@ -202,7 +202,7 @@ def input_sequences(
     draw: st.DrawFn,
     B: np.ndarray | None,
     state_shape: tuple[int, ...],
-    length: st.SearchStrategy[int] = st.integers(0, 12),
+    length: st.SearchStrategy[int] = _sequence_lengths,
 ) -> np.ndarray:
     """``U`` for ``scan``: (L,) + a shape ``step`` accepts for ``u``."""
     steps = draw(length)

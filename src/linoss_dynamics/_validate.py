@@ -147,19 +147,20 @@ def diagonal_vector(
             return np.diag(arr).copy()
         i, j = (int(k) for k in np.argwhere(off_diagonal != 0.0)[0])
         raise InvalidShapeError(
-            f"{name} must be scalar, length-{size} vector, or {size}x{size} diagonal "
-            f"matrix; got a matrix with off-diagonal entry {float(arr[i, j])!r} at "
-            f"({i}, {j}) (oscillators are independent: pass the diagonal)",
+            f"{name} must be {_diagonal_forms(size, allow_broadcast)}; got a matrix "
+            f"with off-diagonal entry {float(arr[i, j])!r} at ({i}, {j}) (oscillators "
+            "are independent: pass the diagonal)",
             argument=name,
         )
-    allowed = (
-        f"scalar, length-{size} vector, or {size}x{size} diagonal matrix"
-        if allow_broadcast
-        else f"length-{size} vector or {size}x{size} diagonal matrix"
-    )
     raise InvalidShapeError(
-        f"{name} must be {allowed}; got shape {arr.shape}", argument=name
+        f"{name} must be {_diagonal_forms(size, allow_broadcast)}; got shape {arr.shape}",
+        argument=name,
     )
+
+
+def _diagonal_forms(size: int, allow_broadcast: bool) -> str:
+    forms = f"length-{size} vector, or {size}x{size} diagonal matrix"
+    return f"scalar, {forms}" if allow_broadcast else forms.replace(", or", " or")
 
 
 def frozen(arr: FloatArray) -> FloatArray:

@@ -210,8 +210,8 @@ def _record(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     ) as recorder:
         for u in inputs:
-            recorder.step(u if u.ndim else float(u))
-        digest = recorder.run_digest.hex()
+            recorder.step(u)
+    digest = recorder.run_digest.hex()  # after the closing record
     elapsed = time.perf_counter() - start
     print(f"recorded {len(inputs):,} steps in {elapsed:.2f} s to {args.out}")
     print(f"run digest {digest}")
@@ -461,9 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_code(exc: LinOSSError) -> int:
-    """1 for damage found inside a log; 2 for anything that stops a verb starting."""
+    """1 for damage found in a log; 2 for anything that stops a verb starting."""
     if isinstance(exc, UnsupportedVersionError):
         return EXIT_CANNOT_START
-    if isinstance(exc, LogError) and exc.seq is not None and exc.seq >= 0:
-        return EXIT_FAILED
-    return EXIT_CANNOT_START
+    if isinstance(exc, LogError) and exc.seq is not None and exc.offset != 0:
+        return EXIT_FAILED  # damage at a known place, the header's included
+    return EXIT_CANNOT_START  # unreadable, not a log, bad arguments

@@ -287,6 +287,7 @@ def energy(y: Any, z: Any, A: Any, G: Any | None = None) -> float:
     del G
     y_arr, z_arr = _state_vectors(y, z)
     A_vec = v.diagonal_vector("A", A, y_arr.size)
+    v.require_non_negative("A", A_vec, "stiffness")
     return _energy_or_raise(A_vec, y_arr, z_arr)
 
 

@@ -162,9 +162,10 @@ class Recorder:
         """Advance one step with input ``u`` (and, for irregular time, this step's ``dt``).
 
         Raises:
-            NonFiniteStateError: the step would leave a non-finite state (a
-                non-finite input, or unstable parameters); nothing is recorded
-                and the state is unchanged.
+            InvalidValueError: ``u`` or ``dt`` holds NaN or an infinity.
+            NonFiniteStateError: the step would leave a non-finite state
+                (parameters outside the stable region, or a huge input).
+            In both cases nothing is recorded and the state is unchanged.
         """
         if u is not None and (type(u) is not np.ndarray or u.dtype is not _F64):
             u = normalize_input("u", u)

@@ -109,11 +109,16 @@ def spectral_radius(M: FloatArray) -> FloatArray:
     return np.abs(eigenvalues(M)[:, 0])
 
 
-def max_stable_dt(scheme: Scheme, A: FloatArray, G: FloatArray | None) -> FloatArray:
+def max_stable_dt(
+    scheme: Scheme | str, A: FloatArray, G: FloatArray | None
+) -> FloatArray:
     """Per oscillator, the supremum of the stable time steps (``inf`` if none).
 
     Zero means no positive ``dt`` is stable (undamped EX with ``A > 0``).
+    ``scheme`` may also be a mode spelling, resolved as ``Oscillator`` does.
     """
+    if not isinstance(scheme, Scheme):
+        scheme = resolve_scheme(scheme, damped=G is not None)
     A = np.asarray(A, dtype=np.float64)
     G = np.zeros_like(A) if G is None else np.asarray(G, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
