@@ -90,6 +90,7 @@ _TAIL_SIZE: Final = _CHECKSUM.size
 _OVERHEAD: Final = _HEAD_SIZE + _PREV_SIZE + _TAIL_SIZE
 _MASK: Final = 0xFFFFFFFF
 _BUFFER_BYTES: Final = 1 << 20
+_CHUNK_BYTES: Final = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,7 +386,8 @@ def _recover(
 class LogReader:
     """Streams the events of a log, checking frames, canonical bodies and the chain.
 
-    Memory stays constant: frames are read one at a time into a reused buffer.
+    Memory stays constant: the data is read in chunks of 1 MiB (or one frame,
+    if larger), and frames are checked and handed out one at a time.
     The header is read and validated on opening (``header``); iterating yields
     event records in order. ``digest`` is the chain digest after the last event
     read (the run digest once iteration ends), ``offset`` the byte offset where
@@ -416,7 +418,8 @@ class LogReader:
         elif isinstance(source, (str, os.PathLike)):
             self.path = os.fspath(source)
             try:
-                self._stream = open(self.path, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115
+                # Unbuffered: the reader reads in chunks of its own.
+                self._stream = open(self.path, "rb", buffering=0)  # noqa: SIM115
             except OSError as exc:
                 raise LogFormatError(
                     f"cannot open {self.path}: {exc.strerror}", path=self.path
@@ -426,7 +429,9 @@ class LogReader:
             self.path = getattr(source, "name", None)
         self._owns = not hasattr(source, "read")
         self._max = max_frame_bytes
-        self._frame = bytearray(4096)
+        self._chunk = b""
+        self._view = memoryview(self._chunk)
+        self._pos = 0
         self.offset = 0
         self.header_model: RunStartedModel
         self.frame_end: int | None = None
@@ -484,15 +489,41 @@ class LogReader:
             offset=0,
         )
 
-    def _read_frame(self) -> memoryview | None:
-        """The next frame's ``prev | body`` after checking it; None at a clean end."""
+    def _fill(self, need: int) -> int:
+        """Make ``need`` bytes available from ``_pos`` if the data has them.
+
+        Returns how many are available. Reads in large chunks, so memory stays
+        bounded by the chunk size or the largest frame, whichever is larger.
+        """
+        available = len(self._chunk) - self._pos
+        if available >= need:
+            return available
+        parts = [self._chunk[self._pos :]]
+        while available < need:
+            more = self._stream.read(max(_CHUNK_BYTES, need - available))
+            if not more:
+                break
+            parts.append(more)
+            available += len(more)
+        self._chunk = b"".join(parts)
+        self._view = memoryview(self._chunk)
+        self._pos = 0
+        return available
+
+    def _drop_chunk(self) -> None:
+        self._chunk = b""
+        self._view = memoryview(self._chunk)
+        self._pos = 0
+
+    def _next_frame(self) -> int | None:
+        """Check the frame at ``_pos``; returns its body length, None at a clean end."""
         self.frame_end = None
-        head = self._stream.read(_HEAD_SIZE)
-        if not head:
+        available = self._fill(_HEAD_SIZE)
+        if available == 0:
             return None
-        if len(head) < _HEAD_SIZE:
+        if available < _HEAD_SIZE:
             raise self._error(LogTruncatedError, "the log ends inside a frame header")
-        length, check = _FRAME_HEAD.unpack(head)
+        length, check = _FRAME_HEAD.unpack_from(self._chunk, self._pos)
         if length ^ _MASK != check:
             raise self._error(LogCorruptError, "frame length field is damaged")
         if length > self._max:
@@ -501,30 +532,35 @@ class LogReader:
                 f"frame declares {length} bytes, above the bound of {self._max} "
                 "(pass max_frame_bytes= to read larger frames)",
             )
-        total = _HEAD_SIZE + length + _PREV_SIZE + _TAIL_SIZE
+        total = _OVERHEAD + length
         self.frame_end = self.offset + total
-        if len(self._frame) < total:
-            self._frame = bytearray(total)
-        view = memoryview(self._frame)[:total]
-        view[:_HEAD_SIZE] = head
-        got = self._stream.readinto(view[_HEAD_SIZE:])  # type: ignore[attr-defined]
-        if got != total - _HEAD_SIZE:
+        available = self._fill(total)
+        if available < total:
             raise self._error(
                 LogTruncatedError,
-                f"the log ends inside a frame ({got} of {total - _HEAD_SIZE} bytes)",
+                f"the log ends inside a frame ({available - _HEAD_SIZE} of "
+                f"{total - _HEAD_SIZE} bytes)",
             )
-        (checksum,) = _CHECKSUM.unpack_from(view, total - _TAIL_SIZE)
-        if xxhash.xxh3_64_intdigest(view[: total - _TAIL_SIZE]) != checksum:
+        end = self._pos + total - _TAIL_SIZE
+        (checksum,) = _CHECKSUM.unpack_from(self._chunk, end)
+        if xxhash.xxh3_64_intdigest(self._view[self._pos : end]) != checksum:
             raise self._error(
                 LogCorruptError, "frame checksum does not match its bytes"
             )
-        return view[_HEAD_SIZE : total - _TAIL_SIZE]
+        return length
+
+    def _advance(self, length: int) -> None:
+        """Move past the current frame."""
+        self._pos += _OVERHEAD + length
+        self.offset += _OVERHEAD + length
 
     def _read_header(self) -> tuple[RunStarted, bytes]:
-        core = self._read_frame()
-        if core is None:
+        length = self._next_frame()
+        if length is None:
             raise self._error(LogTruncatedError, "the log has no header")
-        body = core[_PREV_SIZE:]
+        start = self._pos + _HEAD_SIZE
+        prev = self._chunk[start : start + _PREV_SIZE]
+        body = self._chunk[start + _PREV_SIZE : start + _PREV_SIZE + length]
         try:
             version = codec.header_schema_version(body)
         except codec.BodyError as exc:
@@ -552,12 +588,12 @@ class LogReader:
             raise self._error(
                 LogFormatError, f"header does not fit its model: {exc}"
             ) from None
-        if bytes(core[:_PREV_SIZE]) != genesis:
+        if prev != genesis:
             raise self._error(
                 ChainBrokenError,
                 "the header's chain start does not match its parameters and initial state",
             )
-        self.offset = self.frame_end or 0
+        self._advance(length)
         self.seq = 0
         return header, genesis
 
@@ -570,6 +606,8 @@ class LogReader:
         Leaves the reader positioned after the last frame.
         """
         seq = self.seq
+        self._drop_chunk()
+        self._stream.seek(self.offset)
         while True:
             self.frame_end = None
             head = self._stream.read(_HEAD_SIZE + _PREV_SIZE + 2)
@@ -592,6 +630,7 @@ class LogReader:
         events before it are not checked; the caller vouches for them (for
         example by checking the chain of the preceding segment separately).
         """
+        self._drop_chunk()
         self._stream.seek(offset + _HEAD_SIZE)
         prev = self._stream.read(_PREV_SIZE)
         if len(prev) != _PREV_SIZE:
@@ -601,18 +640,19 @@ class LogReader:
         self.seq = seq
         self.digest = prev
 
-    def bodies(self) -> Iterator[memoryview]:
+    def bodies(self) -> Iterator[bytes]:
         """The body of each remaining event, checksum and chain checked.
 
-        Each body is a view into a buffer reused for the next frame: decode or
-        copy it before advancing. ``seq`` is the body's sequence number while it
-        is current (not checked against the body: ``__iter__`` does that).
+        ``seq`` and ``offset`` describe the body while it is current (its
+        sequence number is not checked against the body: ``decode`` does that).
         """
         while True:
-            core = self._read_frame()
-            if core is None:
+            length = self._next_frame()
+            if length is None:
                 return
-            if core[:_PREV_SIZE] != self.digest:
+            start = self._pos + _HEAD_SIZE
+            chunk = self._chunk
+            if chunk[start : start + _PREV_SIZE] != self.digest:
                 raise self._error(
                     ChainBrokenError,
                     "frame does not continue the chain (an event before it is missing, "
@@ -620,12 +660,13 @@ class LogReader:
                 )
             self.offset_of_last = self.offset
             self.digest_before_last = self.digest
-            self.digest = xxhash.xxh3_128_digest(core)
-            yield core[_PREV_SIZE:]
-            self.offset = self.frame_end  # type: ignore[assignment]
+            stop = start + _PREV_SIZE + length
+            self.digest = xxhash.xxh3_128_digest(self._view[start:stop])
+            yield chunk[start + _PREV_SIZE : stop]
+            self._advance(length)
             self.seq += 1
 
-    def decode(self, body: memoryview) -> Event:
+    def decode(self, body: bytes) -> Event:
         """Decode the current body (from ``bodies``) and check its sequence number."""
         try:
             record = codec.decode_event(body, self.header.schema_version)
