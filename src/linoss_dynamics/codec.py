@@ -99,6 +99,7 @@ HASH_ALGORITHMS: Final = ("xxh3-128", "xxh3-64")
 """Chain, state and genesis digests; frame checksums."""
 
 ARRAY_EXT: Final = 1
+_DIMS: Final = (struct.Struct("<"), struct.Struct("<I"), struct.Struct("<II"))
 # Every byte value except 0x7F and 0xFF (see ``decode_array``).
 _NOT_TOP_OF_NON_FINITE: Final = bytes(b for b in range(256) if b not in (0x7F, 0xFF))
 _DTYPE_F64: Final = 1
@@ -150,7 +151,7 @@ def decode_array(payload: bytes, name: str) -> FloatArray:
     start = 2 + 4 * ndim
     if len(payload) < start:
         raise BodyError(f"{name}: array payload ends inside its shape")
-    shape = struct.unpack_from(f"<{ndim}I", payload, 2)
+    shape = _DIMS[ndim].unpack_from(payload, 2)
     count = 1
     for dim in shape:
         count *= dim
@@ -538,6 +539,7 @@ _UINT_FORMS: Final = {
     0xCF: struct.Struct(">Q"),
 }
 _BE_F64: Final = struct.Struct(">d")
+_ENERGIES: Final = struct.Struct(">dxdxd")
 _STEP_CODE: Final = int(EventKind.STEP_APPLIED)
 
 
@@ -552,16 +554,35 @@ _FIXEXT_MARKER: Final = {size: marker for marker, size in _FIXEXT_SIZE.items()}
 _UINT_MINIMUM: Final = {0xCC: 0x80, 0xCD: 0x100, 0xCE: 0x10000, 0xCF: 0x100000000}
 
 
+# The ext header and payload head (dtype, shape) last validated for each field
+# of a step, with the array's shape and byte length. A run repeats them in every
+# event, so a byte comparison replaces parsing them again. A pure memo of
+# validated bytes: it changes no result, and holds four small entries at most.
+_ARRAY_HEADS: dict[str, tuple[bytes, tuple[int, ...], int]] = {}
+
+
 def _read_value(body: bytes, pos: int, name: str) -> tuple[Any, int]:
     """One nil, float64 or array value at ``pos``, in its canonical form only.
 
-    Returns the value and the next position.
+    Returns the value and the next position. Arrays are read-only views of
+    ``body`` (which is immutable bytes).
     """
     marker = body[pos]
     if marker == 0xC0:
         return None, pos + 1
     if marker == 0xCB:
         return _float(_BE_F64.unpack_from(body, pos + 1)[0], name), pos + 9
+    known = _ARRAY_HEADS.get(name)
+    if known is not None and body.startswith(known[0], pos):
+        head, shape, nbytes = known
+        start = pos + len(head)
+        end = start + nbytes
+        if end > len(body):
+            raise BodyError(f"{name}: array runs past the end of the body")
+        arr = np.frombuffer(body, _LE_F64, nbytes >> 3, start)
+        if body[start + 7 : end : 8].translate(None, _NOT_TOP_OF_NON_FINITE):
+            decode_array(body[start - 2 - 4 * len(shape) : end], name)  # locates it
+        return (arr if len(shape) == 1 else arr.reshape(shape)), end
     if marker == 0xC7:
         size, start = body[pos + 1], pos + 3
     elif marker == 0xC8:
@@ -583,7 +604,10 @@ def _read_value(body: bytes, pos: int, name: str) -> tuple[Any, int]:
         raise BodyError(f"{name}: unknown ExtType {body[start - 1]}")
     if start + size > len(body):
         raise BodyError(f"{name}: array runs past the end of the body")
-    return decode_array(body[start : start + size], name), start + size
+    arr = decode_array(body[start : start + size], name)
+    values = start + 2 + 4 * arr.ndim
+    _ARRAY_HEADS[name] = (body[pos:values], arr.shape, 8 * arr.size)
+    return arr, start + size
 
 
 def _step_head(
@@ -638,40 +662,42 @@ def _decode_step(body: bytes) -> StepApplied:
     nothing may follow the last field, so one event has one encoding here too.
     """
     seq, u, dt, pos = _step_head(body)
-    try:
-        middle = _STEP_MIDDLE.unpack_from(body, pos)
-        pos += _STEP_MIDDLE.size
-        y, pos = _read_value(body, pos, "y")
-        z, pos = _read_value(body, pos, "z")
-    except (IndexError, struct.error):
-        raise BodyError("step_applied body ends early") from None
-    if middle[0:2] != (0xC4, DIGEST_SIZE) or (middle[3], middle[5], middle[7]) != (
-        0xCB,
-        0xCB,
-        0xCB,
+    # Fixed part: bin8 marker and length, the digest, three float64 markers.
+    if len(body) < pos + 47 or (
+        body[pos] != 0xC4
+        or body[pos + 1] != DIGEST_SIZE
+        or body[pos + 18] != 0xCB
+        or body[pos + 27] != 0xCB
+        or body[pos + 36] != 0xCB
     ):
         raise BodyError(
             "step_applied: body is not in the canonical profile (state_digest must be "
             "16 bytes of bin and the energies float64)"
         )
+    digest = body[pos + 2 : pos + 18]
+    e0, e1, de = _ENERGIES.unpack_from(body, pos + 19)
+    pos += 45
+    if body[pos] == 0xC0 and body[pos + 1] == 0xC0:  # no full state: the usual case
+        y = z = None
+        pos += 2
+    else:
+        try:
+            y, pos = _read_value(body, pos, "y")
+            z, pos = _read_value(body, pos, "z")
+        except (IndexError, struct.error):
+            raise BodyError("step_applied body ends early") from None
+        if type(y) is float or type(z) is float:
+            raise BodyError("y and z must be arrays or nil")
     if pos != len(body):
         raise BodyError(
             f"step_applied: body is not in the canonical profile ({len(body) - pos} "
             "bytes after the last field)"
         )
-    if type(y) is float or type(z) is float:
-        raise BodyError("y and z must be arrays or nil")
-    return StepApplied(
-        seq,
-        u,
-        dt,
-        middle[2],
-        _float(middle[4], "energy_before"),
-        _float(middle[6], "energy_after"),
-        _float(middle[8], "delta_energy"),
-        y,
-        z,
-    )
+    if not (math.isfinite(e0) and math.isfinite(e1) and math.isfinite(de)):
+        _float(e0, "energy_before")
+        _float(e1, "energy_after")
+        _float(de, "delta_energy")
+    return StepApplied(seq, u, dt, digest, e0, e1, de, y, z)
 
 
 def decode_event(
