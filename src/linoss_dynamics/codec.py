@@ -295,6 +295,7 @@ def encode_event(record: Event) -> bytes:
 _STEP_HEAD: Final = bytes((0x9A, int(EventKind.STEP_APPLIED)))
 _STEP_MIDDLE: Final = struct.Struct(">BB16sBdBdBd")
 _NIL: Final = b"\xc0"
+_TWO_NILS: Final = b"\xc0\xc0"
 _F64: Final = struct.Struct(">Bd")
 
 
@@ -313,21 +314,26 @@ def _uint(value: int) -> bytes:
 _VALUE_PREFIX: dict[tuple[int, ...], bytes] = {}
 
 
-def _value(value: float | FloatArray | None) -> bytes:
+def _append_value(parts: list[bytes], value: float | FloatArray | None) -> None:
+    """Append the encoding of nil, a float64 or an array to ``parts``."""
     if value is None:
-        return _NIL
-    if isinstance(value, float):
-        return _F64.pack(0xCB, value)
-    # Arrays of one shape share their ext header and payload head: cache them.
-    prefix = _VALUE_PREFIX.get(value.shape)
-    if prefix is None:
-        head = struct.pack(f"<BB{value.ndim}I", _DTYPE_F64, value.ndim, *value.shape)
-        prefix = _ext_header(len(head) + 8 * value.size) + head
-        if len(_VALUE_PREFIX) < 64:
-            _VALUE_PREFIX[value.shape] = prefix
-    if value.dtype is not _NATIVE_LE_F64 or not value.flags.c_contiguous:
-        value = np.ascontiguousarray(value, dtype=_LE_F64)
-    return prefix + value.tobytes()
+        parts.append(_NIL)
+    elif isinstance(value, float):
+        parts.append(_F64.pack(0xCB, value))
+    else:
+        # Arrays of one shape share their ext header and payload head: cache them.
+        prefix = _VALUE_PREFIX.get(value.shape)
+        if prefix is None:
+            head = struct.pack(
+                f"<BB{value.ndim}I", _DTYPE_F64, value.ndim, *value.shape
+            )
+            prefix = _ext_header(len(head) + 8 * value.size) + head
+            if len(_VALUE_PREFIX) < 64:
+                _VALUE_PREFIX[value.shape] = prefix
+        if value.dtype is not _NATIVE_LE_F64 or not value.flags.c_contiguous:
+            value = np.ascontiguousarray(value, dtype=_LE_F64)
+        parts.append(prefix)
+        parts.append(value.tobytes())
 
 
 def encode_step(
@@ -345,27 +351,28 @@ def encode_step(
 
     Byte-identical to packing the event's list with msgpack (tests pin it).
     """
-    return b"".join(
-        (
-            _STEP_HEAD,
-            _uint(seq),
-            _value(u),
-            _value(dt),
-            _STEP_MIDDLE.pack(
-                0xC4,
-                DIGEST_SIZE,
-                state_digest,
-                0xCB,
-                energy_before,
-                0xCB,
-                energy_after,
-                0xCB,
-                delta_energy,
-            ),
-            _value(y),
-            _value(z),
+    parts = [_STEP_HEAD, _uint(seq)]
+    _append_value(parts, u)
+    _append_value(parts, dt)
+    parts.append(
+        _STEP_MIDDLE.pack(
+            0xC4,
+            DIGEST_SIZE,
+            state_digest,
+            0xCB,
+            energy_before,
+            0xCB,
+            energy_after,
+            0xCB,
+            delta_energy,
         )
     )
+    if y is None and z is None:
+        parts.append(_TWO_NILS)
+    else:
+        _append_value(parts, y)
+        _append_value(parts, z)
+    return b"".join(parts)
 
 
 # -- decoding -----------------------------------------------------------------

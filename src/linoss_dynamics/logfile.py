@@ -138,10 +138,18 @@ class Recovery:
 
 def frame(prev: bytes, body: bytes) -> tuple[bytes, bytes]:
     """One frame's bytes and the event's chain digest."""
+    buffer = bytearray()
+    digest = frame_into(buffer, prev, body)
+    return bytes(buffer), digest
+
+
+def frame_into(buffer: bytearray, prev: bytes, body: bytes) -> bytes:
+    """Append the frame of ``body`` to ``buffer``; returns the event's chain digest."""
     length = len(body)
     core = b"".join((_FRAME_HEAD.pack(length, length ^ _MASK), prev, body))
-    digest = xxhash.xxh3_128_digest(memoryview(core)[_HEAD_SIZE:])
-    return core + _CHECKSUM.pack(xxhash.xxh3_64_intdigest(core)), digest
+    buffer += core
+    buffer += _CHECKSUM.pack(xxhash.xxh3_64_intdigest(core))
+    return xxhash.xxh3_128_digest(memoryview(core)[_HEAD_SIZE:])
 
 
 class LogWriter:
@@ -175,8 +183,7 @@ class LogWriter:
             raise LogError("a new log needs a header (RunStarted)", path=path)
         genesis = codec.genesis_digest(header.spec, header.y0, header.z0)
         self._buffer += codec.MAGIC
-        data, _ = frame(genesis, codec.encode_header(header))
-        self._buffer += data
+        frame_into(self._buffer, genesis, codec.encode_header(header))
         self._prev = genesis
         self._seq = 0
         self._flush()
@@ -275,9 +282,8 @@ class LogWriter:
         """
         if self._closed:
             raise LogError("the log writer is closed", path=self._path, seq=self._seq)
-        data, digest = frame(self._prev, body)
         buffer = self._buffer
-        buffer += data
+        digest = frame_into(buffer, self._prev, body)
         self._prev = digest
         self._seq += 1
         if self._sync.every_n:

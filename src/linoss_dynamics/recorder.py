@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from typing import IO, Any, Final, NamedTuple
 
@@ -237,11 +236,3 @@ class Recorder:
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         self._writer.close(clean=exc_type is None)
-
-
-def record_in_memory(
-    oscillator: Oscillator, y0: Any, z0: Any, **options: Any
-) -> tuple[Recorder, io.BytesIO]:
-    """A ``Recorder`` writing to a new ``io.BytesIO`` (returned with it)."""
-    buffer = io.BytesIO()
-    return Recorder(buffer, oscillator, y0, z0, **options), buffer

@@ -118,7 +118,8 @@ class Stepper:
         """Advance one step; the state is unchanged if the step fails."""
         osc = self.oscillator if dt is None else self._with_dt(dt)
         state = np.empty((2, self.oscillator.size))
-        y, z = state
+        y = state[0]
+        z = state[1]
         try:
             osc.step_into(self.y, self.z, u, y, z, self._scratch)
             terms = stacked_terms_into(self._weights, state, self._squares, self._terms)
@@ -130,8 +131,8 @@ class Stepper:
         if not math.isfinite(energy_after):
             self._explain_non_finite(u)
         digest = xxhash.xxh3_128_digest(self._prefix + state.tobytes())
-        state.setflags(write=False)
-        y, z = state
+        y.setflags(write=False)
+        z.setflags(write=False)
         energy_before = self.energy
         self.y, self.z, self.energy = y, z, energy_after
         return StepOutcome(

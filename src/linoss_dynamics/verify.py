@@ -496,6 +496,19 @@ def verify(
         )
 
 
+def _run_or_raise(replay: _Replay, what: str, **options: Any) -> None:
+    """Run a replay for a caller that wants states, not a report: fail loudly."""
+    try:
+        replay.run(**options)
+    except _DivergenceError as exc:
+        raise LogCorruptError(
+            f"{what}: {exc}",
+            path=replay.reader.path,
+            seq=exc.failure.seq,
+            offset=exc.failure.offset,
+        ) from None
+
+
 def state_at(
     source: Source, seq: int, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 ) -> tuple[FloatArray, FloatArray]:
@@ -521,15 +534,7 @@ def state_at(
             return replay.stepper.y, replay.stepper.z
         if start is not None:
             reader.seek(start[1], start[0])
-        try:
-            replay.run(to_seq=seq)
-        except _DivergenceError as exc:
-            raise LogCorruptError(
-                f"cannot reconstruct the state at seq {seq}: {exc}",
-                path=reader.path,
-                seq=exc.failure.seq,
-                offset=exc.failure.offset,
-            ) from None
+        _run_or_raise(replay, f"cannot reconstruct the state at seq {seq}", to_seq=seq)
         if replay.last_seq != seq:
             raise InvalidValueError(
                 f"seq must name an event of the log; it ends at seq {replay.last_seq}",
@@ -726,15 +731,7 @@ def trajectory(
 
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
         replay = _Replay(reader, start=False)
-        try:
-            replay.run(on_event=collect)
-        except _DivergenceError as exc:
-            raise LogCorruptError(
-                f"cannot replay the log: {exc}",
-                path=reader.path,
-                seq=exc.failure.seq,
-                offset=exc.failure.offset,
-            ) from None
+        _run_or_raise(replay, "cannot replay the log", on_event=collect)
     width = min(oscillators, len(reader.header.y0))
     return (
         np.asarray(seqs, dtype=np.int64),
