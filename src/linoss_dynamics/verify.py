@@ -17,6 +17,7 @@ from typing import IO, Any, Final
 
 import numpy as np
 
+from . import codec
 from ._typing import FloatArray
 from .codec import BodyError, encode_step, is_step, step_inputs
 from .errors import (
@@ -349,11 +350,13 @@ class _Replay:
     ) -> None:
         reader = self.reader
         stepper = self.stepper
+        # Logs of an older schema are decoded (and upcast) event by event.
+        fast = reader.header.schema_version == codec.SCHEMA_VERSION
         for body in reader.bodies():
             seq = reader.seq
             offset = reader.offset
 
-            if is_step(body):
+            if fast and is_step(body):
                 # Fast path: replay from the inputs, encode the event that should
                 # have been recorded and compare bytes; decode only on a mismatch.
                 try:
