@@ -355,40 +355,22 @@ class _Replay:
         for body in reader.bodies():
             seq = reader.seq
             offset = reader.offset
+            self.closed = False
 
             if fast and is_step(body):
-                # Fast path: replay from the inputs, encode the event that should
-                # have been recorded and compare bytes; decode only on a mismatch.
-                try:
-                    body_seq, u, dt = step_inputs(body)
-                except BodyError:
-                    reader.decode(body)  # raises the located LogFormatError
-                    raise  # pragma: no cover - decode raised
-                try:
-                    out = stepper.step(u, dt)
-                except LinOSSError as exc:
-                    raise _step_failed(seq, offset, exc) from None
-                expected = encode_step(
-                    body_seq,
-                    u,
-                    dt,
-                    out.state_digest,
-                    out.energy_before,
-                    out.energy_after,
-                    out.delta_energy,
-                )
-                if body_seq != seq or expected != body:
-                    record = reader.decode(body)
-                    _check_step(record, out, stepper, offset)  # type: ignore[arg-type]
+                self._fast_step(body, seq, offset)
             else:
                 record = reader.decode(body)
-                if self.start_at_checkpoint:
-                    assert type(record) is CheckpointTaken
-                    stepper.set_oscillator(oscillator_of(record.spec))
-                    stepper.set_state(record.y, record.z)
-                    self.start_at_checkpoint = False
-                _apply_other(record, stepper, offset, reader.digest_before_last)
-                self.closed = type(record) is RunClosed
+                if type(record) is StepApplied:
+                    self._step(record, offset)
+                else:
+                    if self.start_at_checkpoint:
+                        assert type(record) is CheckpointTaken
+                        stepper.set_oscillator(oscillator_of(record.spec))
+                        stepper.set_state(record.y, record.z)
+                        self.start_at_checkpoint = False
+                    _apply_other(record, stepper, offset, reader.digest_before_last)
+                    self.closed = type(record) is RunClosed
 
             self.events += 1
             self.last_seq = seq
@@ -398,6 +380,39 @@ class _Replay:
                 progress(self.events)
             if to_seq is not None and seq >= to_seq:
                 return
+
+    def _fast_step(self, body: bytes, seq: int, offset: int) -> None:
+        """Replay a step from its inputs, encode the event that should have been
+        recorded and compare bytes; decode the body only if they differ."""
+        try:
+            body_seq, u, dt = step_inputs(body)
+        except BodyError:
+            self.reader.decode(body)  # raises the located LogFormatError
+            raise  # pragma: no cover - decode raised
+        try:
+            out = self.stepper.step(u, dt)
+        except LinOSSError as exc:
+            raise _step_failed(seq, offset, exc) from None
+        expected = encode_step(
+            body_seq,
+            u,
+            dt,
+            out.state_digest,
+            out.energy_before,
+            out.energy_after,
+            out.delta_energy,
+        )
+        if body_seq != seq or expected != body:
+            record = self.reader.decode(body)
+            _check_step(record, out, self.stepper, offset)  # type: ignore[arg-type]
+
+    def _step(self, record: StepApplied, offset: int) -> None:
+        """Replay a decoded step and compare it field by field."""
+        try:
+            out = self.stepper.step(record.u, record.dt)
+        except LinOSSError as exc:
+            raise _step_failed(record.seq, offset, exc) from None
+        _check_step(record, out, self.stepper, offset)
 
 
 def checkpoints(
