@@ -141,9 +141,24 @@ def _parameters(
     return A_vec, G_vec
 
 
+_KERNELS: dict[tuple[Any, ...], Kernel] = {}
+_KERNEL_CACHE_SIZE = 16
+
+
 def _kernel(scheme: Scheme, A: FloatArray, G: FloatArray | None, dt: float) -> Kernel:
-    # 0.2 squares dt with Python's ``**`` (the C library's pow); keep its bytes.
-    return make_kernel(scheme, A, G, dt, dt_squared=dt**2)
+    """The kernel for these parameters, reused across calls that repeat them.
+
+    0.2 callers step in loops with the same parameters; building a kernel costs
+    more than a step, so the last few are kept (keyed on the exact bytes).
+    """
+    key = (scheme, A.tobytes(), None if G is None else G.tobytes(), dt)
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        if len(_KERNELS) >= _KERNEL_CACHE_SIZE:
+            _KERNELS.clear()
+        # 0.2 squares dt with Python's ``**`` (the C library's pow); keep its bytes.
+        kernel = _KERNELS[key] = make_kernel(scheme, A, G, dt, dt_squared=dt**2)
+    return kernel
 
 
 def _energy_or_raise(A: FloatArray, y: FloatArray, z: FloatArray) -> float:

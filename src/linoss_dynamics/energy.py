@@ -38,11 +38,11 @@ def energy_weights(A: FloatArray) -> FloatArray:
 def stacked_terms_into(
     weights: FloatArray, state: FloatArray, squares: FloatArray, out: FloatArray
 ) -> FloatArray:
-    """Energy terms of a stacked state ``[y, z]``, written into ``out``.
+    """``energy_terms`` for a stacked state ``[y, z]``, written into ``out``.
 
-    ``(A * (y * y)) + (z * z)`` per oscillator, computed as
-    ``w * (s * s)`` on the stacked state (``1 * (z * z)`` is exact) and one
-    addition of the two rows: the one place the energy formula is written.
+    The same operations per element as ``energy_terms``, three array calls
+    instead of four: ``w * (s * s)`` on both rows at once (with ``w = [A, 1]``,
+    and ``1 * (z * z)`` is exact), then one addition of the two rows.
     ``state`` and ``squares`` have shape (2, ...); ``weights`` broadcasts to it.
     """
     np.multiply(state, state, out=squares)
@@ -53,12 +53,11 @@ def stacked_terms_into(
 
 def energy_terms(A: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
     """The per-oscillator terms ``(A * (y * y)) + (z * z)``, same shape as ``y``."""
-    state = np.stack((y, z))
-    weights = energy_weights(A).reshape((2,) + (1,) * (y.ndim - 1) + A.shape)
     with np.errstate(over="ignore", invalid="ignore"):
-        return stacked_terms_into(
-            weights, state, np.empty_like(state), np.empty(y.shape)
-        )
+        terms = np.multiply(y, y)
+        np.multiply(A, terms, out=terms)
+        np.add(terms, np.multiply(z, z), out=terms)
+    return terms
 
 
 def exact_half_sum(terms: FloatArray) -> float:

@@ -302,9 +302,22 @@ class Oscillator:
                     f"y and z must have the same shape, got {y.shape} and {z.shape}",
                     argument="z",
                 )
+        # The usual input (the force itself, one float64 array per oscillator) is
+        # recognised here; everything else goes through the general check.
+        if u is None:
+            f = None
+        elif (
+            type(u) is np.ndarray
+            and u.shape == shape
+            and u.dtype is _F64
+            and self._B is None
+        ):
+            f = u
+        else:
+            f = self._forcing(u, shape)
         y_next = np.empty(shape)
         z_next = np.empty(shape)
-        self.step_into(y, z, u, y_next, z_next, np.empty(shape))
+        self._kernel(y, z, f, y_next, z_next, np.empty(shape))
         return y_next, z_next
 
     def step_into(
@@ -323,17 +336,7 @@ class Oscillator:
         ``scratch`` have the state shape and must not overlap the inputs. The
         bytes written are those ``step`` returns.
         """
-        if u is None:
-            f = None
-        elif (
-            self._B is None
-            and type(u) is np.ndarray
-            and u.dtype is _F64
-            and (u.shape == self._shape or u.shape == y.shape)
-        ):
-            f = u
-        else:
-            f = self._force(u, y.shape)
+        f = self._forcing(u, y.shape)
         self._kernel(y, z, f, y_out, z_out, scratch)
 
     def scan(self, U: Any, y0: Any, z0: Any) -> tuple[FloatArray, FloatArray]:
@@ -465,6 +468,19 @@ class Oscillator:
             f"{shape}",
             argument=name,
         )
+
+    def _forcing(self, u: Any, state_shape: tuple[int, ...]) -> Any:
+        """The forcing a kernel takes for input ``u``: None, ``u`` itself, or ``B u``."""
+        if u is None:
+            return None
+        if (
+            self._B is None
+            and type(u) is np.ndarray
+            and u.dtype is _F64
+            and (u.shape == self._shape or u.shape == state_shape)
+        ):
+            return u
+        return self._force(u, state_shape)
 
     def _force(self, u: Any, state_shape: tuple[int, ...]) -> Any:
         """The forcing ``F`` of one step, in the exact arithmetic ``scan`` uses."""
