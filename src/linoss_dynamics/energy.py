@@ -36,18 +36,23 @@ def energy_weights(A: FloatArray) -> FloatArray:
 
 
 def stacked_terms_into(
-    weights: FloatArray, state: FloatArray, squares: FloatArray, out: FloatArray
+    weights: FloatArray,
+    state: FloatArray,
+    squares: FloatArray,
+    rows: tuple[FloatArray, FloatArray],
+    out: FloatArray,
 ) -> FloatArray:
     """``energy_terms`` for a stacked state ``[y, z]``, written into ``out``.
 
     The same operations per element as ``energy_terms``, three array calls
     instead of four: ``w * (s * s)`` on both rows at once (with ``w = [A, 1]``,
     and ``1 * (z * z)`` is exact), then one addition of the two rows.
-    ``state`` and ``squares`` have shape (2, ...); ``weights`` broadcasts to it.
+    ``state`` and ``squares`` have shape (2, ...); ``weights`` broadcasts to it;
+    ``rows`` are the two rows of ``squares`` (views made once by the caller).
     """
     np.multiply(state, state, out=squares)
     np.multiply(weights, squares, out=squares)
-    np.add(squares[0], squares[1], out=out)
+    np.add(rows[0], rows[1], out=out)
     return out
 
 

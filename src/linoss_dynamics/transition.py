@@ -17,7 +17,7 @@ import xxhash
 from . import _validate as v
 from ._typing import FloatArray
 from .codec import StateHasher
-from .energy import bank_energy, energy_weights, exact_half_sum, stacked_terms_into
+from .energy import bank_energy, energy_weights, stacked_terms_into
 from .errors import InvalidShapeError, NonFiniteStateError
 from .oscillator import Oscillator
 
@@ -84,6 +84,7 @@ class Stepper:
         "_dt_cache",
         "_prefix",
         "_scratch",
+        "_square_rows",
         "_squares",
         "_terms",
         "_weights",
@@ -102,6 +103,7 @@ class Stepper:
         self._dt_cache: dict[Any, Oscillator] = {}
         self._weights = energy_weights(oscillator.A)
         self._squares = np.empty((2, size))
+        self._square_rows = (self._squares[0], self._squares[1])
         self._terms = np.empty(size)
         self._scratch = np.empty(size)
         self.y = _frozen_state("y", y, size)
@@ -122,11 +124,13 @@ class Stepper:
         z = state[1]
         try:
             osc.step_into(self.y, self.z, u, y, z, self._scratch)
-            terms = stacked_terms_into(self._weights, state, self._squares, self._terms)
-            energy_after = exact_half_sum(terms)
-        except (RuntimeWarning, FloatingPointError):
-            # Overflow reported as an error by the caller's NumPy or warning
-            # settings: the same outcome as a non-finite energy below.
+            terms = stacked_terms_into(
+                self._weights, state, self._squares, self._square_rows, self._terms
+            )
+            energy_after = 0.5 * math.fsum(memoryview(terms))  # type: ignore[arg-type]
+        except (RuntimeWarning, FloatingPointError, OverflowError):
+            # Overflow, in the sum or reported as an error by the caller's NumPy
+            # or warning settings: the same outcome as a non-finite energy.
             energy_after = math.inf
         if not math.isfinite(energy_after):
             self._explain_non_finite(u)
