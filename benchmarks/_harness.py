@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks.
+"""Timing, reporting and the command line shared by the benchmarks.
 
 The benchmarks run on small, shared machines where a single timing says little.
 So every figure is a median over rounds, and within a round every contender is
@@ -15,7 +15,10 @@ CPU, and the other way round.
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import gc
+import hashlib
 import inspect
 import json
 import os
@@ -28,9 +31,9 @@ import textwrap
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_VERSION = "0.2.2"
@@ -152,6 +155,134 @@ def interleave(contenders: Sequence[Contender], rounds: int) -> dict[str, Sample
             contender = contenders[(r + i) % len(contenders)]
             times[contender.name].append(contender.measure())
     return {c.name: Samples(c.name, tuple(times[c.name]), c.unit) for c in contenders}
+
+
+class Timings:
+    """The samples of every contender a run times, and how many rounds each had.
+
+    Attributes:
+        results: Each contender's samples, by name, in the order they were timed.
+        rounds: Each contender's number of rounds, by name.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self.results: dict[str, Samples] = {}
+        self.rounds: dict[str, int] = {}
+
+    def measure(self, title: str, contenders: list[Contender], n_rounds: int) -> None:
+        """Time ``contenders`` together in ``n_rounds`` interleaved rounds.
+
+        Args:
+            title: What the group is, for the progress log.
+            contenders: The group, timed back to back in every round.
+            n_rounds: How many rounds.
+        """
+        self._log(f"timing {title}: {', '.join(c.name for c in contenders)}")
+        for name, samples in interleave(contenders, n_rounds).items():
+            self.results[name] = samples
+            self.rounds[name] = n_rounds
+
+
+def each(fn: Callable[..., object], args: Sequence[tuple[Any, ...]]) -> Block:
+    """``fn(*args[k])`` for k cycling through ``args`` (a power-of-two count)."""
+    mask = len(args) - 1
+
+    def block(n: int) -> None:
+        for i in range(n):
+            fn(*args[i & mask])
+
+    return block
+
+
+# -- files written across rounds ----------------------------------------------
+
+
+class Sink:
+    """An open file a write contender appends to, renewed between rounds.
+
+    ``opener(path)`` returns the object the contender writes through (a file,
+    a log writer, a recorder); ``close`` closes it with its ``close()`` and
+    removes its file. ``seq`` is free for a contender that numbers what it
+    writes through this sink, across files.
+
+    Attributes:
+        path: The file being written.
+        target: What ``opener`` returned for it.
+        seq: A counter for the contender's own use, kept across renewals.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        opener: Callable[[Path], Any],
+        rotate_bytes: int,
+        suffix: str = "",
+    ) -> None:
+        """Opens the sink's first file.
+
+        Args:
+            directory: Where the files go.
+            name: Stem of the file names: ``{name}.{count}{suffix}``.
+            opener: Opens one file, by path.
+            rotate_bytes: Size past which ``renew_if_full`` starts a new file.
+            suffix: Ending of the file names.
+        """
+        self._directory = directory
+        self._name = name
+        self._suffix = suffix
+        self._opener = opener
+        self._rotate_bytes = rotate_bytes
+        self._files = 0
+        self.seq = 0
+        self.path = self._next_path()
+        self.target = opener(self.path)
+
+    def _next_path(self) -> Path:
+        self._files += 1
+        return self._directory / f"{self._name}.{self._files}{self._suffix}"
+
+    def renew_if_full(self) -> None:
+        if self.path.stat().st_size < self._rotate_bytes:
+            return
+        self.close()
+        self.path = self._next_path()
+        self.target = self._opener(self.path)
+
+    def close(self) -> None:
+        self.target.close()
+        self.path.unlink()
+
+
+def sink_contender(
+    name: str,
+    sink: Sink,
+    block: Block,
+    *,
+    target_seconds: float,
+    unit: str,
+    number: int | None = None,
+) -> Contender:
+    """A contender writing through ``sink``, renewed when full outside the timing.
+
+    Args:
+        name: Label in the results.
+        sink: The sink ``block`` writes through.
+        block: ``block(n)`` writes ``n`` times.
+        target_seconds: How long one block should take (sets the call count).
+        unit: What one call writes, for the results.
+        number: Calls per block, instead of calibrating.
+    """
+    timed = local_contender(
+        name, block, target_seconds=target_seconds, unit=unit, number=number
+    )
+
+    def measure() -> float:
+        sink.renew_if_full()
+        return timed.measure()
+
+    return Contender(name, measure, unit)
 
 
 @dataclass(frozen=True)
@@ -331,6 +462,42 @@ class ReferenceWorker:
         return Contender(label, lambda: self.time(name, count) / units, unit)
 
 
+def start_reference(
+    factory: Callable[..., Mapping[str, Block]],
+    *,
+    log: Callable[[str], None],
+    helpers: Iterable[Callable[..., Any]] = (),
+    **params: Any,
+) -> tuple[ReferenceWorker | None, dict[str, Any]]:
+    """Start a reference worker with ``factory``'s blocks, if the reference runs.
+
+    Args:
+        factory: Passed to ``ReferenceWorker.setup``, with ``helpers``.
+        log: Told when the reference is unavailable.
+        helpers: Module-level functions ``factory`` calls.
+        **params: ``factory``'s arguments, JSON values.
+
+    Returns:
+        The worker, or None when the reference could not be installed or
+        imported; and the record of it for the results: its version and
+        location, or the error.
+    """
+    reference: dict[str, Any] = {"version": None, "error": None}
+    worker: ReferenceWorker | None = None
+    try:
+        ensure_reference()
+        worker = ReferenceWorker()
+        worker.setup(factory, helpers=helpers, **params)
+        reference.update(version=worker.version, location=worker.location)
+    except ReferenceUnavailableError as exc:
+        if worker is not None:
+            worker.close()
+            worker = None
+        reference["error"] = str(exc)
+        log(f"reference unavailable, its rows are n/a: {exc}")
+    return worker, reference
+
+
 def _worker_main(target: Path) -> None:
     """The worker's loop: one JSON request per line in, one reply per line out."""
     protocol = sys.stdout
@@ -420,6 +587,79 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def describe_machine(machine: Mapping[str, Any]) -> str:
+    """``machine_info()`` in a line: CPUs and model, Python and NumPy versions."""
+    return (
+        f"{machine['nproc']} CPUs, {machine['cpu_model']}; Python "
+        f"{machine['python']}, NumPy {machine['numpy']}"
+    )
+
+
+def describe_reference(reference: Mapping[str, Any]) -> str:
+    """The record of ``start_reference`` in words."""
+    if reference["version"]:
+        return f"linoss-dynamics {reference['version']} in a worker process"
+    return f"unavailable ({reference['error']})"
+
+
+ROUNDS_NOTE = (
+    "times are medians over rounds, ratios medians of the per-round ratios "
+    "(quartiles beside them)"
+)
+"""How the tables summarise the interleaved rounds, for the reports' preambles."""
+
+
+def run_header() -> dict[str, Any]:
+    """The command, the date (UTC, now) and the machine, to open the results."""
+    return {
+        "command": command_line(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "machine": machine_info(),
+    }
+
+
+def measured_sources(modules: Sequence[str]) -> dict[str, Any]:
+    """The commit, and a digest of each measured module as it was when measured.
+
+    The modules may differ from the commit (a working tree); the digests say
+    which version the figures belong to.
+
+    Args:
+        modules: File names of modules of the package, such as ``"codec.py"``.
+
+    Returns:
+        ``commit``, the short hash of HEAD; ``modules_sha256``, the first 12
+        hex digits of each module's sha256, by name; ``changed_modules``, the
+        modules git sees changed against HEAD.
+    """
+    # Imported here: the reference worker runs this file with the reference
+    # under the same name.
+    import linoss_dynamics
+
+    root = Path(linoss_dynamics.__file__).resolve().parent
+    found = {
+        name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:12]
+        for name in modules
+    }
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", *modules)
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "modules_sha256": found,
+        "changed_modules": sorted(
+            line.split("/")[-1] for line in changed.splitlines() if line
+        ),
+    }
+
+
 def source_revision() -> str:
     """The commit measured, with ``+changes`` when ``src/`` differs from it."""
     try:
@@ -465,6 +705,190 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def describe_met(met: bool | None) -> str:
+    """Whether a figure met its target, for a table cell (``-``: no target)."""
+    return {None: "-", True: "yes", False: "**no**"}[met]
+
+
+SUMMARY_HEADER = ("figure", "ours", "against", "ratio", "quartiles", "target", "met")
+"""The columns of a summary of figures."""
+
+
+def contender_table(
+    results: Mapping[str, Samples],
+    rounds: Mapping[str, int],
+    *,
+    leave_out: tuple[str, ...] = (),
+) -> str:
+    """Every contender's median, min and max, and its rounds, as a markdown table.
+
+    Args:
+        results: The samples, by contender name.
+        rounds: The rounds, by contender name.
+        leave_out: Name prefixes of contenders reported elsewhere.
+    """
+    return markdown_table(
+        ["contender", "median", "min", "max", "rounds"],
+        (
+            [
+                f"`{s.name}`",
+                f"{format_seconds(s.median)} per {s.unit}",
+                format_seconds(s.low),
+                format_seconds(s.high),
+                str(rounds[s.name]),
+            ]
+            for s in results.values()
+            if not s.name.startswith(leave_out)
+        ),
+    )
+
+
+# -- figures ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the summary: ``ours`` against ``other``, as a ratio.
+
+    ``kind`` is ``"speedup"`` (ratio ``other / ours``, the target a minimum) or
+    ``"overhead"`` (ratio ``ours / other``, the target a maximum).
+    """
+
+    label: str
+    ours: str
+    other: str
+    kind: str
+    target: float | None = None
+
+
+def figure_row(
+    figure: Figure, results: Mapping[str, Samples], *, units_per_side: bool = False
+) -> dict[str, Any]:
+    """The figure's ratio and whether it met its target, as JSON-ready data.
+
+    Args:
+        figure: The figure.
+        results: The samples, by contender name; where either side is missing
+            (the reference unavailable), ``ratio`` and ``met`` are None.
+        units_per_side: Give each side's unit (``ours_unit``, ``other_unit``)
+            rather than one ``unit``, for figures whose sides time different
+            units of work.
+    """
+    ours, other = results.get(figure.ours), results.get(figure.other)
+    row: dict[str, Any] = asdict(figure)
+    if ours is None or other is None:
+        return {**row, "ratio": None, "met": None}
+    if figure.kind == "speedup":
+        value = ratio(other, ours)
+        met = None if figure.target is None else value.median >= figure.target
+    else:
+        value = ratio(ours, other)
+        met = None if figure.target is None else value.median <= figure.target
+    if units_per_side:
+        sides = {
+            "ours_s": ours.median,
+            "ours_unit": ours.unit,
+            "other_s": other.median,
+            "other_unit": other.unit,
+        }
+    else:
+        sides = {"ours_s": ours.median, "other_s": other.median, "unit": ours.unit}
+    return {**row, **sides, "ratio": value.as_dict(), "met": met}
+
+
+def describe_ratio(kind: str, value: float) -> str:
+    """A figure's ratio in words: ``faster``/``slower``, or ``the time``."""
+    if kind != "speedup":
+        return f"{format_ratio(value)} the time"
+    if value >= 1.0:
+        return f"{format_ratio(value)} faster"
+    return f"{format_ratio(1.0 / value)} slower"
+
+
+def summary_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The ``figure_row`` rows as a markdown table, n/a where a side is missing."""
+
+    def cells(row: Mapping[str, Any]) -> list[str]:
+        sign = ">=" if row["kind"] == "speedup" else "<="
+        target = "-" if row["target"] is None else f"{sign} {row['target']:g}x"
+        if row["ratio"] is None:
+            return [row["label"], "n/a", "n/a", "n/a", "-", target, "-"]
+        if "unit" in row:
+            ours_unit = other_unit = row["unit"]
+        else:
+            ours_unit, other_unit = row["ours_unit"], row["other_unit"]
+        r = row["ratio"]
+        return [
+            row["label"],
+            f"{format_seconds(row['ours_s'])} per {ours_unit}",
+            f"{format_seconds(row['other_s'])} per {other_unit}",
+            describe_ratio(row["kind"], r["median"]),
+            f"{r['q1']:.3g}-{r['q3']:.3g}",
+            target,
+            describe_met(row["met"]),
+        ]
+
+    return markdown_table(SUMMARY_HEADER, (cells(r) for r in rows))
+
+
+# -- the command line ---------------------------------------------------------
+
+ConfigT = TypeVar("ConfigT")
+
+
+def log_to_stderr(message: str) -> None:
+    """Progress goes to stderr, so that stdout holds the report alone."""
+    print(message, file=sys.stderr)
+
+
+def main(
+    argv: Sequence[str] | None,
+    *,
+    doc: str | None,
+    full: ConfigT,
+    quick: ConfigT,
+    run: Callable[[ConfigT, Callable[[str], None]], dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+) -> int:
+    """A benchmark's command line: ``[--quick] [--json OUT]``.
+
+    Pins the process to one CPU, runs ``run(config, log)`` with ``full`` or,
+    with ``--quick``, ``quick``, and prints ``report(result)``; ``--json OUT``
+    also writes the result, but for its ``_``-prefixed keys, to ``OUT``. The
+    result gains ``pinned_cpu``, and ``_quick`` for the report.
+
+    Args:
+        argv: The arguments, or None for ``sys.argv[1:]``.
+        doc: The benchmark's docstring; its first line describes the command.
+        full: The configuration of a full run.
+        quick: The configuration of a ``--quick`` run.
+        run: Measures everything; returns the results.
+        report: The results as markdown.
+
+    Returns:
+        The exit status, 0: targets never change it.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, a few seconds (smoke test)"
+    )
+    parser.add_argument(
+        "--json", metavar="OUT", type=Path, help="also write the results as JSON"
+    )
+    args = parser.parse_args(argv)
+
+    cpu = pin_to_one_cpu()
+    result = run(quick if args.quick else full, log_to_stderr)
+    result["pinned_cpu"] = cpu
+    result["_quick"] = args.quick
+
+    print(report(result))
+    if args.json is not None:
+        data = {k: v for k, v in result.items() if not k.startswith("_")}
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":

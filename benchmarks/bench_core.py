@@ -25,9 +25,6 @@ Targets are printed next to the figures; the exit status never depends on them.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -256,159 +253,73 @@ def check_bare_bytes(osc: Oscillator, data: Mapping[str, Any], batch: int) -> bo
 # -- figures ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One line of the summary: ``ours`` against ``other``, as a ratio.
-
-    ``kind`` is ``"speedup"`` (ratio ``other / ours``, the target a minimum) or
-    ``"overhead"`` (ratio ``ours / other``, the target a maximum).
-    """
-
-    label: str
-    ours: str
-    other: str
-    kind: str
-    target: float | None = None
-
-
 FIGURES = (
-    Figure(
+    h.Figure(
         "1. IM step: `Oscillator.step` vs 0.2.2 `linoss_step`",
         "step_im.ours",
         "step_im.ref",
         "speedup",
         15.0,
     ),
-    Figure(
+    h.Figure(
         "1. IMEX step: `Oscillator.step` vs 0.2.2 `linoss_step`",
         "step_imex.ours",
         "step_imex.ref",
         "speedup",
         15.0,
     ),
-    Figure(
+    h.Figure(
         "2. IM step vs bare floor (10 ufuncs, `out=`)",
         "step_im.ours",
         "step_im.bare",
         "overhead",
     ),
-    Figure(
+    h.Figure(
         "2. IMEX step vs bare floor (6 ufuncs, `out=`)",
         "step_imex.ours",
         "step_imex.bare",
         "overhead",
     ),
-    Figure(
+    h.Figure(
         "3. IM scan, per step: `Oscillator.scan` vs 0.2.2 `linoss_scan`",
         "scan_ref.ours",
         "scan_ref.ref",
         "speedup",
         15.0,
     ),
-    Figure(
+    h.Figure(
         "3. IM scan, per step: `Oscillator.scan` vs bare loop",
         "scan.ours",
         "scan.bare",
         "overhead",
         1.3,
     ),
-    Figure(
+    h.Figure(
         "4. IM scan, (32, 64) batch, per step: `Oscillator.scan` vs bare loop",
         "batch.ours",
         "batch.bare",
         "overhead",
         1.3,
     ),
-    Figure(
+    h.Figure(
         "5. IM step: compat `linoss_step` vs 0.2.2 `linoss_step`",
         "step_im.compat",
         "step_im.ref",
         "speedup",
     ),
-    Figure(
+    h.Figure(
         "5. IMEX step: compat `linoss_step` vs 0.2.2 `linoss_step`",
         "step_imex.compat",
         "step_imex.ref",
         "speedup",
     ),
-    Figure(
+    h.Figure(
         "5. energy: `Oscillator.energy` vs 0.2.2 `energy`",
         "energy.ours",
         "energy.ref",
         "speedup",
     ),
 )
-
-
-def figure_row(figure: Figure, results: Mapping[str, h.Samples]) -> dict[str, Any]:
-    ours, other = results.get(figure.ours), results.get(figure.other)
-    row: dict[str, Any] = asdict(figure)
-    if ours is None or other is None:
-        return {**row, "ratio": None, "met": None}
-    if figure.kind == "speedup":
-        value = h.ratio(other, ours)
-        met = None if figure.target is None else value.median >= figure.target
-    else:
-        value = h.ratio(ours, other)
-        met = None if figure.target is None else value.median <= figure.target
-    return {
-        **row,
-        "ours_s": ours.median,
-        "other_s": other.median,
-        "unit": ours.unit,
-        "ratio": value.as_dict(),
-        "met": met,
-    }
-
-
-def describe_ratio(kind: str, value: float) -> str:
-    if kind != "speedup":
-        return f"{h.format_ratio(value)} the time"
-    if value >= 1.0:
-        return f"{h.format_ratio(value)} faster"
-    return f"{h.format_ratio(1.0 / value)} slower"
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    def cells(row: dict[str, Any]) -> list[str]:
-        sign = ">=" if row["kind"] == "speedup" else "<="
-        target = "-" if row["target"] is None else f"{sign} {row['target']:g}x"
-        if row["ratio"] is None:
-            return [row["label"], "n/a", "n/a", "n/a", "-", target, "-"]
-        met = {None: "-", True: "yes", False: "**no**"}[row["met"]]
-        per = f" per {row['unit']}"
-        r = row["ratio"]
-        spread = f"{r['q1']:.3g}-{r['q3']:.3g}"
-        return [
-            row["label"],
-            h.format_seconds(row["ours_s"]) + per,
-            h.format_seconds(row["other_s"]) + per,
-            describe_ratio(row["kind"], r["median"]),
-            spread,
-            target,
-            met,
-        ]
-
-    return h.markdown_table(
-        ["figure", "ours", "against", "ratio", "quartiles", "target", "met"],
-        (cells(r) for r in rows),
-    )
-
-
-def contender_table(results: Mapping[str, h.Samples], rounds: Mapping[str, int]) -> str:
-    return h.markdown_table(
-        ["contender", "median", "min", "max", "rounds"],
-        (
-            [
-                f"`{s.name}`",
-                f"{h.format_seconds(s.median)} per {s.unit}",
-                h.format_seconds(s.low),
-                h.format_seconds(s.high),
-                str(rounds[s.name]),
-            ]
-            for s in results.values()
-        ),
-    )
 
 
 # -- the run ------------------------------------------------------------------
@@ -463,35 +374,17 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
         for _ in range(n):
             add(y0, z0, out=out)
 
-    reference: dict[str, Any] = {"version": None, "error": None}
-    results: dict[str, h.Samples] = {}
-    rounds: dict[str, int] = {}
-
-    def measure(title: str, contenders: list[h.Contender], n_rounds: int) -> None:
-        log(f"timing {title}: {', '.join(c.name for c in contenders)}")
-        for name, samples in h.interleave(contenders, n_rounds).items():
-            results[name] = samples
-            rounds[name] = n_rounds
-
-    worker: h.ReferenceWorker | None = None
-    try:
-        h.ensure_reference()
-        worker = h.ReferenceWorker()
-        worker.setup(
-            reference_benchmarks,
-            helpers=[bench_inputs],
-            P=P,
-            L=config.L,
-            dt=dt,
-            seed=config.seed,
-        )
-        reference.update(version=worker.version, location=worker.location)
-    except h.ReferenceUnavailableError as exc:
-        if worker is not None:
-            worker.close()
-            worker = None
-        reference["error"] = str(exc)
-        log(f"reference unavailable, its rows are n/a: {exc}")
+    timings = h.Timings(log)
+    results, rounds, measure = timings.results, timings.rounds, timings.measure
+    worker, reference = h.start_reference(
+        reference_benchmarks,
+        log=log,
+        helpers=[bench_inputs],
+        P=P,
+        L=config.L,
+        dt=dt,
+        seed=config.seed,
+    )
 
     def ref(label: str, name: str, **kwargs: Any) -> list[h.Contender]:
         if worker is None:
@@ -612,11 +505,7 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
 
     batch_step = results["batch.ours"].median
     return {
-        "command": h.command_line(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": h.machine_info(),
+        **h.run_header(),
         "package": {
             "version": linoss_dynamics.__version__,
             "revision": h.source_revision(),
@@ -628,68 +517,44 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
         "batch_oscillator_steps_per_second": config.batch * P / batch_step,
         "contenders": {name: s.as_dict() for name, s in results.items()},
         "rounds": rounds,
-        "figures": [figure_row(f, results) for f in FIGURES],
+        "figures": [h.figure_row(f, results) for f in FIGURES],
         "_samples": results,
     }
 
 
 def report(result: dict[str, Any]) -> str:
     machine, config = result["machine"], result["config"]
-    reference = result["reference"]
-    ref_text = (
-        f"linoss-dynamics {reference['version']} in a worker process"
-        if reference["version"]
-        else f"unavailable ({reference['error']})"
-    )
     batch = f"({config['batch']}, {config['P']})"
     lines = [
         f"`{result['command']}`",
         "",
         f"- date: {result['date']}; timing took {result['timing_seconds']:.0f} s",
-        f"- machine: {machine['nproc']} CPUs, {machine['cpu_model']}; Python "
-        f"{machine['python']}, NumPy {machine['numpy']}; both processes pinned to "
+        f"- machine: {h.describe_machine(machine)}; both processes pinned to "
         f"CPU {result['pinned_cpu']}",
         f"- ours: linoss-dynamics {result['package']['version']} (source "
-        f"{result['package']['revision']}); reference: {ref_text}",
+        f"{result['package']['revision']}); reference: "
+        f"{h.describe_reference(result['reference'])}",
         f"- P = {config['P']} float64, dt = {config['dt']}, scan L = {config['L']}, "
         f"batch {batch} with L = {config['batch_steps']}",
         f"- interleaved rounds: {config['step_rounds']} for steps and energy, "
         f"{config['scan_rounds']} for scan vs bare, {config['ref_scan_rounds']} for "
-        f"scan vs 0.2.2, {config['batch_rounds']} for the batch; times are medians "
-        "over rounds, ratios medians of the per-round ratios (quartiles beside them)",
+        f"scan vs 0.2.2, {config['batch_rounds']} for the batch; {h.ROUNDS_NOTE}",
         "- bare loops reproduce `Oscillator.scan` bytes: "
         + ("yes" if result["bare_loops_match_scan_bytes"] else "**no**"),
         "",
-        summary_table(result["figures"]),
+        h.summary_table(result["figures"]),
         "",
         f"Batch {batch} throughput of `Oscillator.scan`: "
         f"{result['batch_oscillator_steps_per_second'] / 1e6:.3g} million "
         "oscillator-steps per second.",
         "",
-        contender_table(result["_samples"], result["rounds"]),
+        h.contender_table(result["_samples"], result["rounds"]),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, a few seconds (smoke test)"
-    )
-    parser.add_argument(
-        "--json", metavar="OUT", type=Path, help="also write the results as JSON"
-    )
-    args = parser.parse_args(argv)
-
-    cpu = h.pin_to_one_cpu()
-    result = run(QUICK if args.quick else FULL, lambda msg: print(msg, file=sys.stderr))
-    result["pinned_cpu"] = cpu
-
-    print(report(result))
-    if args.json is not None:
-        data = {k: v for k, v in result.items() if not k.startswith("_")}
-        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return h.main(argv, doc=__doc__, full=FULL, quick=QUICK, run=run, report=report)
 
 
 if __name__ == "__main__":

@@ -43,15 +43,10 @@ figures; the exit status never depends on them.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import hashlib
-import json
 import math
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -177,62 +172,10 @@ def raw_payload_bytes(P: int) -> int:
 
 
 # -- files --------------------------------------------------------------------
-
-
-class Sink:
-    """An open file a write contender appends to, renewed between rounds.
-
-    ``opener(path)`` returns the object the contender writes through (a file
-    or a ``LogWriter``), ``closer(obj)`` closes it; ``seq`` counts the events a
-    floor wrote through this sink, across files, so its sequence numbers grow
-    as in a long run (a ``LogWriter`` counts its own).
-    """
-
-    def __init__(
-        self,
-        directory: Path,
-        name: str,
-        opener: Callable[[Path], Any],
-        closer: Callable[[Any], None],
-        rotate_bytes: int,
-    ) -> None:
-        self._directory = directory
-        self._name = name
-        self._opener = opener
-        self._closer = closer
-        self._rotate_bytes = rotate_bytes
-        self._files = 0
-        self.seq = 0
-        self.path = self._next_path()
-        self.target = opener(self.path)
-
-    def _next_path(self) -> Path:
-        self._files += 1
-        return self._directory / f"{self._name}.{self._files}"
-
-    def renew_if_full(self) -> None:
-        if self.path.stat().st_size < self._rotate_bytes:
-            return
-        self.close()
-        self.path = self._next_path()
-        self.target = self._opener(self.path)
-
-    def close(self) -> None:
-        self._closer(self.target)
-        self.path.unlink()
-
-
-def sink_contender(
-    name: str, sink: Sink, block: h.Block, *, target_seconds: float
-) -> h.Contender:
-    """A write contender; its sink is renewed, when full, outside the timing."""
-    number = h.calibrate(block, target_seconds)
-
-    def measure() -> float:
-        sink.renew_if_full()
-        return h.time_block(block, number)
-
-    return h.Contender(name, measure, "event")
+#
+# Write contenders append through an ``h.Sink``. The floors number their events
+# with the sink's ``seq``, so that their sequence numbers grow across files as
+# in a long run; a ``LogWriter`` counts its own.
 
 
 def open_log(header: events.RunStarted, sync: logfile.SyncPolicy) -> Callable[..., Any]:
@@ -242,16 +185,8 @@ def open_log(header: events.RunStarted, sync: logfile.SyncPolicy) -> Callable[..
     return opener
 
 
-def close_log(writer: logfile.LogWriter) -> None:
-    writer.close()
-
-
 def open_buffered(path: Path) -> BinaryIO:
     return open(path, "wb")
-
-
-def close_file(stream: BinaryIO) -> None:
-    stream.close()
 
 
 # -- write blocks ---------------------------------------------------------------
@@ -270,7 +205,7 @@ def floor_structs(P: int) -> tuple[struct.Struct, struct.Struct]:
     )
 
 
-def floor_d_write(data: StepData, sink: Sink, packer: struct.Struct) -> h.Block:
+def floor_d_write(data: StepData, sink: h.Sink, packer: struct.Struct) -> h.Block:
     U, D, E, mask = data.u, data.digests, data.energies, data.size - 1
     pack, digest = packer.pack, xxhash.xxh3_128_digest
 
@@ -288,7 +223,7 @@ def floor_d_write(data: StepData, sink: Sink, packer: struct.Struct) -> h.Block:
     return block
 
 
-def floor_bytes_write(data: StepData, sink: Sink, packer: struct.Struct) -> h.Block:
+def floor_bytes_write(data: StepData, sink: h.Sink, packer: struct.Struct) -> h.Block:
     U, D, E, mask = data.u, data.digests, data.energies, data.size - 1
     pack, digest = packer.pack, xxhash.xxh3_128_digest
 
@@ -306,7 +241,7 @@ def floor_bytes_write(data: StepData, sink: Sink, packer: struct.Struct) -> h.Bl
     return block
 
 
-def msgpack_dict_write(data: StepData, sink: Sink) -> h.Block:
+def msgpack_dict_write(data: StepData, sink: h.Sink) -> h.Block:
     U, D, E, mask = data.u, data.digests, data.energies, data.size - 1
     packb, digest = msgpack.packb, xxhash.xxh3_128_digest
 
@@ -333,7 +268,7 @@ def msgpack_dict_write(data: StepData, sink: Sink) -> h.Block:
     return block
 
 
-def ours_write(data: StepData, sink: Sink) -> h.Block:
+def ours_write(data: StepData, sink: h.Sink) -> h.Block:
     U, D, E, mask = data.u, data.digests, data.energies, data.size - 1
     encode_step = codec.encode_step
 
@@ -423,17 +358,6 @@ def ours_read_frames(path: Path) -> h.Block:
 
 
 # -- pieces -------------------------------------------------------------------
-
-
-def each(fn: Callable[..., object], args: Sequence[tuple[Any, ...]]) -> h.Block:
-    """``fn(*args[k])`` for k cycling through ``args`` (a power-of-two count)."""
-    mask = len(args) - 1
-
-    def block(n: int) -> None:
-        for i in range(n):
-            fn(*args[i & mask])
-
-    return block
 
 
 def append_block(chunks: Sequence[bytes], limit: int = 1 << 20) -> h.Block:
@@ -730,59 +654,57 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     mask = data.size - 1
     assert data.size & mask == 0, "distinct_events must be a power of two"
     packer_d, packer_bytes = floor_structs(P)
-    results: dict[str, h.Samples] = {}
-    rounds: dict[str, int] = {}
-
-    def measure(title: str, contenders: list[h.Contender], n_rounds: int) -> None:
-        log(f"timing {title}: {', '.join(c.name for c in contenders)}")
-        for name, samples in h.interleave(contenders, n_rounds).items():
-            results[name] = samples
-            rounds[name] = n_rounds
+    timings = h.Timings(log)
+    results, rounds, measure = timings.results, timings.rounds, timings.measure
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
         directory = Path(tmp)
         on_close = logfile.SyncPolicy.on_close()
         every_event = logfile.SyncPolicy.every_event()
-        sinks: list[Sink] = []
+        sinks: list[h.Sink] = []
 
-        def sink(name: str, opener: Callable[[Path], Any], closer: Any) -> Sink:
-            s = Sink(directory, name, opener, closer, config.rotate_bytes)
+        def sink(name: str, opener: Callable[[Path], Any]) -> h.Sink:
+            s = h.Sink(directory, name, opener, config.rotate_bytes)
             sinks.append(s)
             return s
 
         try:
             # 1, 2: writing.
-            s_floor = sink("floor_d", open_buffered, close_file)
-            s_bytes = sink("floor_bytes", open_buffered, close_file)
-            s_dict = sink("msgpack_dict", open_buffered, close_file)
-            s_ours = sink("ours", open_log(data.header, on_close), close_log)
+            s_floor = sink("floor_d", open_buffered)
+            s_bytes = sink("floor_bytes", open_buffered)
+            s_dict = sink("msgpack_dict", open_buffered)
+            s_ours = sink("ours", open_log(data.header, on_close))
             measure(
                 "writing",
                 [
-                    sink_contender(
+                    h.sink_contender(
                         "write.floor",
                         s_floor,
                         floor_d_write(data, s_floor, packer_d),
                         target_seconds=block_s,
+                        unit="event",
                     ),
-                    sink_contender(
+                    h.sink_contender(
                         "write.floor_bytes",
                         s_bytes,
                         floor_bytes_write(data, s_bytes, packer_bytes),
                         target_seconds=block_s,
+                        unit="event",
                     ),
-                    sink_contender(
+                    h.sink_contender(
                         "write.msgpack_dict",
                         s_dict,
                         msgpack_dict_write(data, s_dict),
                         target_seconds=block_s,
+                        unit="event",
                     ),
-                    sink_contender(
+                    h.sink_contender(
                         "write.ours",
                         s_ours,
                         ours_write(data, s_ours),
                         target_seconds=block_s,
+                        unit="event",
                     ),
                 ],
                 config.rounds,
@@ -845,20 +767,20 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
                 [
                     h.local_contender(
                         "hash.call_0B",
-                        each(digest128, [(b"",)]),
+                        h.each(digest128, [(b"",)]),
                         target_seconds=block_s,
                     ),
                     *(
                         h.local_contender(
                             f"hash.{n}B",
-                            each(digest128, [(buf,)]),
+                            h.each(digest128, [(buf,)]),
                             target_seconds=block_s,
                         )
                         for n, buf in buffers.items()
                     ),
                     h.local_contender(
                         "hash.state_digest",
-                        each(hasher.digest, [(y, z)]),
+                        h.each(hasher.digest, [(y, z)]),
                         target_seconds=block_s,
                     ),
                 ],
@@ -866,8 +788,8 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             )
 
             # 6: fsync per event.
-            s_sync = sink("every_event", open_log(data.header, every_event), close_log)
-            s_async = sink("on_close", open_log(data.header, on_close), close_log)
+            s_sync = sink("every_event", open_log(data.header, every_event))
+            s_async = sink("on_close", open_log(data.header, on_close))
             sync_block = ours_write(data, s_sync)
             sync_block(1)
             measure(
@@ -878,11 +800,12 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
                         lambda: h.time_block(sync_block, config.fsync_events),
                         "event",
                     ),
-                    sink_contender(
+                    h.sink_contender(
                         "fsync.on_close",
                         s_async,
                         ours_write(data, s_async),
                         target_seconds=block_s,
+                        unit="event",
                     ),
                 ],
                 config.fsync_rounds,
@@ -903,11 +826,7 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
 
     return {
-        "command": h.command_line(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": h.machine_info(),
+        **h.run_header(),
         "package": {"version": linoss_dynamics.__version__},
         "sources": measured_sources(),
         "libraries": {
@@ -933,30 +852,10 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 def measured_sources() -> dict[str, Any]:
-    """The commit, and a digest of each measured module as it was when measured.
-
-    The modules may differ from the commit (a working tree); the digests say
-    which version the figures belong to.
-    """
-    modules = {"codec.py": codec.__file__, "logfile.py": logfile.__file__}
-    found = {
-        name: hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-        for name, path in modules.items()
-    }
-    root = Path(codec.__file__).resolve().parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    changed = git("status", "--porcelain", "--", *modules.values())
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
-        "modules_sha256": found,
-        "modules_match_commit": changed == "",
-    }
+    """The commit, the measured modules' digests, and whether they match the commit."""
+    sources = h.measured_sources(("codec.py", "logfile.py"))
+    changed = sources.pop("changed_modules")
+    return {**sources, "modules_match_commit": not changed}
 
 
 def disk_figures(
@@ -1033,22 +932,22 @@ def measure_validation(
         [
             h.local_contender(
                 "validate.pydantic",
-                each(events.StepAppliedModel.model_validate, dumps),
+                h.each(events.StepAppliedModel.model_validate, dumps),
                 target_seconds=block_s,
             ),
             h.local_contender(
                 "validate.record_to_model",
-                each(events.record_to_model, records),
+                h.each(events.record_to_model, records),
                 target_seconds=block_s,
             ),
             h.local_contender(
                 "validate.decode_event",
-                each(codec.decode_event, bodies),
+                h.each(codec.decode_event, bodies),
                 target_seconds=block_s,
             ),
             h.local_contender(
                 "validate.sketch_decode",
-                each(sketch_decoder(data.u[0].shape[0]), bodies),
+                h.each(sketch_decoder(data.u[0].shape[0]), bodies),
                 target_seconds=block_s,
             ),
         ],
@@ -1105,19 +1004,19 @@ def measure_pieces(
             (
                 "loop.empty",
                 "the loop around each piece, with a no-op C call",
-                each(id, body_args),
+                h.each(id, body_args),
             ),
             # the floors
             (
                 "w.u_tolist",
                 "`u.tolist()` (64 Python floats)",
-                each(np.ndarray.tolist, u_args),
+                h.each(np.ndarray.tolist, u_args),
             ),
-            ("w.u_tobytes", "`u.tobytes()`", each(np.ndarray.tobytes, u_args)),
+            ("w.u_tobytes", "`u.tobytes()`", h.each(np.ndarray.tobytes, u_args)),
             (
                 "w.struct_pack_d",
                 "floor pack, `u` as 64 `d` (with its `tolist`)",
-                each(
+                h.each(
                     lambda s, u, d, a, b, c: packer_d.pack(s, *u.tolist(), d, a, b, c),
                     sketch_args,
                 ),
@@ -1125,7 +1024,7 @@ def measure_pieces(
             (
                 "w.struct_pack_bytes",
                 "floor pack, `u` as `512s` (with its `tobytes`)",
-                each(
+                h.each(
                     lambda s, u, d, a, b, c: packer_bytes.pack(
                         s, u.tobytes(), d, a, b, c
                     ),
@@ -1135,27 +1034,27 @@ def measure_pieces(
             (
                 "w.xxh3_128_record",
                 "xxh3-128 of a floor record (576 B)",
-                each(xxhash.xxh3_128_digest, [(r,) for r in packed]),
+                h.each(xxhash.xxh3_128_digest, [(r,) for r in packed]),
             ),
             (
                 "w.buffered_write_2",
                 "record + digest written to a buffered file (on /dev/null)",
-                each(
+                h.each(
                     lambda r, d: (write(r), write(d)),
                     [(r, data.digests[0]) for r in packed],
                 ),
             ),
             # our write path
-            ("w.encode_step", "`codec.encode_step`", each(codec.encode_step, steps)),
+            ("w.encode_step", "`codec.encode_step`", h.each(codec.encode_step, steps)),
             (
                 "w.frame",
                 "`logfile.frame`: join, xxh3-128, xxh3-64, checksum concatenation",
-                each(logfile.frame, [(prev, b) for b in bodies]),
+                h.each(logfile.frame, [(prev, b) for b in bodies]),
             ),
             (
                 "w.join_head_prev_body",
                 '`b"".join` of length fields, prev and body (in frame)',
-                each(
+                h.each(
                     lambda b: b"".join(
                         (_FRAME_HEAD.pack(len(b), len(b) ^ 0xFFFFFFFF), prev, b)
                     ),
@@ -1165,12 +1064,12 @@ def measure_pieces(
             (
                 "w.xxh3_128_core",
                 "xxh3-128 of `prev | body` (in frame)",
-                each(xxhash.xxh3_128_digest, [(f[head:-8],) for f in frames]),
+                h.each(xxhash.xxh3_128_digest, [(f[head:-8],) for f in frames]),
             ),
             (
                 "w.xxh3_64_frame",
                 "xxh3-64 of a frame (in frame)",
-                each(xxhash.xxh3_64_intdigest, [(f[:-8],) for f in frames]),
+                h.each(xxhash.xxh3_64_intdigest, [(f[:-8],) for f in frames]),
             ),
             (
                 "w.bytearray_append",
@@ -1180,44 +1079,44 @@ def measure_pieces(
             (
                 "w.write_body_devnull",
                 "`LogWriter.write_body` on /dev/null: frame, append, flushes",
-                each(null_writer.write_body, body_args),
+                h.each(null_writer.write_body, body_args),
             ),
             (
                 "w.sketch_encode_step",
                 "sketch: step body from 5 pieces, one tail `struct.pack`",
-                each(encode_sketch, sketch_args),
+                h.each(encode_sketch, sketch_args),
             ),
             (
                 "w.sketch_frame_into",
                 "sketch: frame appended in place, hashed where it lies",
-                each(frame_into, body_args),
+                h.each(frame_into, body_args),
             ),
             # the read floors
             (
                 "r.struct_unpack_d",
                 "floor unpack, `u` as 64 floats",
-                each(packer_d.unpack, [(r,) for r in packed]),
+                h.each(packer_d.unpack, [(r,) for r in packed]),
             ),
             (
                 "r.struct_unpack_bytes",
                 "floor unpack, `u` as 512 bytes",
-                each(packer_bytes.unpack, [(r,) for r in packed]),
+                h.each(packer_bytes.unpack, [(r,) for r in packed]),
             ),
             # our read path
             (
                 "r.decode_event_bytes",
                 "`codec.decode_event` of a `bytes` body",
-                each(codec.decode_event, body_args),
+                h.each(codec.decode_event, body_args),
             ),
             (
                 "r.decode_event_view",
                 "`codec.decode_event` of a `memoryview` body (as `LogReader` passes it)",
-                each(codec.decode_event, views),
+                h.each(codec.decode_event, views),
             ),
             (
                 "r.bytes_eq_view",
                 "`bytes == memoryview`, 573 B (a canonical compare against a view)",
-                each(
+                h.each(
                     lambda b, v: b == v,
                     [(b, v[0]) for b, v in zip(bodies, views, strict=True)],
                 ),
@@ -1225,27 +1124,27 @@ def measure_pieces(
             (
                 "r.bytes_of_view",
                 "`bytes(view)`, 573 B (a copy that makes compares cheap)",
-                each(bytes, views),
+                h.each(bytes, views),
             ),
             (
                 "r.decode_array",
                 "`codec.decode_array` of u's payload (finiteness checked)",
-                each(codec.decode_array, payloads),
+                h.each(codec.decode_array, payloads),
             ),
             (
                 "r.frombuffer",
                 "`np.frombuffer` of u's 512 bytes",
-                each(lambda b: np.frombuffer(b, _LE_F64, P, u_start), body_args),
+                h.each(lambda b: np.frombuffer(b, _LE_F64, P, u_start), body_args),
             ),
             (
                 "r.isfinite_all",
                 "`np.isfinite(u).all()`",
-                each(lambda a: np.isfinite(a).all(), arrays),
+                h.each(lambda a: np.isfinite(a).all(), arrays),
             ),
             (
                 "r.msgpack_unpackb",
                 "`msgpack.unpackb` of a body (the general decoder)",
-                each(
+                h.each(
                     lambda b: msgpack.unpackb(b, raw=False, strict_map_key=True),
                     body_args,
                 ),
@@ -1253,7 +1152,7 @@ def measure_pieces(
             (
                 "r.msgpack_repack",
                 "`msgpack.packb` of the decoded list + compare (its canonical check)",
-                each(
+                h.each(
                     lambda o, b: msgpack.packb(o, use_bin_type=True) == b,
                     list(zip(objs, bodies, strict=True)),
                 ),
@@ -1261,7 +1160,7 @@ def measure_pieces(
             (
                 "r.sketch_decode_step",
                 "sketch: fixed-layout step decode, every byte checked, u finite",
-                each(decode_sketch, body_args),
+                h.each(decode_sketch, body_args),
             ),
         ]
         measure(
@@ -1411,7 +1310,6 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
             return [row["label"], per, "-", "-", "-", "-", "-"]
         r = row["ratio"]
         target = "-" if row["target"] is None else f"<= {row['target']:g}x"
-        met = {None: "-", True: "yes", False: "**no**"}[row["met"]]
         return [
             row["label"],
             per,
@@ -1419,13 +1317,10 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
             h.format_ratio(r["median"]),
             f"{r['q1']:.3g}-{r['q3']:.3g}",
             target,
-            met,
+            h.describe_met(row["met"]),
         ]
 
-    return h.markdown_table(
-        ["figure", "ours", "against", "ratio", "quartiles", "target", "met"],
-        (cells(r) for r in rows),
-    )
+    return h.markdown_table(h.SUMMARY_HEADER, (cells(r) for r in rows))
 
 
 def disk_table(disk: Mapping[str, Any]) -> str:
@@ -1522,23 +1417,6 @@ def pieces_table(pieces: Mapping[str, Mapping[str, Any]]) -> str:
     )
 
 
-def contender_table(results: Mapping[str, h.Samples], rounds: Mapping[str, int]) -> str:
-    return h.markdown_table(
-        ["contender", "median", "min", "max", "rounds"],
-        (
-            [
-                f"`{s.name}`",
-                f"{h.format_seconds(s.median)} per {s.unit}",
-                h.format_seconds(s.low),
-                h.format_seconds(s.high),
-                str(rounds[s.name]),
-            ]
-            for s in results.values()
-            if not s.name.startswith(("w.", "r.", "loop."))
-        ),
-    )
-
-
 def report(result: dict[str, Any]) -> str:
     machine, config, libs = result["machine"], result["config"], result["libraries"]
     src = result["sources"]
@@ -1547,8 +1425,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"- date: {result['date']}; timing took {result['timing_seconds']:.0f} s; "
         f"pinned to CPU {result['pinned_cpu']}",
-        f"- machine: {machine['nproc']} CPUs, {machine['cpu_model']}; Python "
-        f"{machine['python']}, NumPy {machine['numpy']}, msgpack {libs['msgpack']}, "
+        f"- machine: {h.describe_machine(machine)}, msgpack {libs['msgpack']}, "
         f"xxhash {libs['xxhash']}, pydantic {libs['pydantic']}",
         f"- linoss-dynamics {result['package']['version']}; P = {config['P']} "
         f"float64; {config['distinct_events']} distinct step events cycled; read "
@@ -1563,8 +1440,7 @@ def report(result: dict[str, Any]) -> str:
         ),
         f"- interleaved rounds: {config['rounds']} for writing, reading and "
         f"validation, {config['hash_rounds']} for hashing, {config['fsync_rounds']} "
-        f"for fsync, {config['piece_rounds']} for the pieces; times are medians over "
-        "rounds, ratios medians of the per-round ratios (quartiles beside them)",
+        f"for fsync, {config['piece_rounds']} for the pieces; {h.ROUNDS_NOTE}",
         "- fixed-layout sketches agree with `codec` (bytes and records): "
         + ("yes" if result["sketches_agree_with_codec"] else "**no**"),
         "",
@@ -1578,30 +1454,15 @@ def report(result: dict[str, Any]) -> str:
         "",
         pieces_table(result["pieces"]),
         "",
-        contender_table(result["_samples"], result["rounds"]),
+        h.contender_table(
+            result["_samples"], result["rounds"], leave_out=("w.", "r.", "loop.")
+        ),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, a few seconds (smoke test)"
-    )
-    parser.add_argument(
-        "--json", metavar="OUT", type=Path, help="also write the results as JSON"
-    )
-    args = parser.parse_args(argv)
-
-    cpu = h.pin_to_one_cpu()
-    result = run(QUICK if args.quick else FULL, lambda msg: print(msg, file=sys.stderr))
-    result["pinned_cpu"] = cpu
-
-    print(report(result))
-    if args.json is not None:
-        data = {k: v for k, v in result.items() if not k.startswith("_")}
-        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return h.main(argv, doc=__doc__, full=FULL, quick=QUICK, run=run, report=report)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,6 @@ printed next to the figures; the exit status never depends on them.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import hashlib
 import json
 import math
 import os
@@ -158,64 +155,52 @@ def reference_benchmarks(P: int, K: int, dt: float, seed: int) -> dict[str, Any]
 # -- recording ------------------------------------------------------------------
 
 
-class RecorderSink:
+def recorder_sink(
+    directory: Path,
+    name: str,
+    oscillator: Oscillator,
+    y0: np.ndarray,
+    z0: np.ndarray,
+    rotate_bytes: int,
+    **options: Any,
+) -> h.Sink:
     """A ``Recorder`` appending to a file, renewed between rounds once the file is full.
 
     Every renewal starts a new log from the initial state; the recorders are
     closed, and their files removed, outside the timing.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        name: str,
-        oscillator: Oscillator,
-        y0: np.ndarray,
-        z0: np.ndarray,
-        rotate_bytes: int,
-        **options: Any,
-    ) -> None:
-        self._directory = directory
-        self._name = name
-        self._oscillator = oscillator
-        self._y0, self._z0 = y0, z0
-        self._options = options
-        self._rotate_bytes = rotate_bytes
-        self._files = 0
-        self.path = self._next_path()
-        self.recorder = self._open()
+    def opener(path: Path) -> Recorder:
+        return Recorder(path, oscillator, y0, z0, **options)
 
-    def _next_path(self) -> Path:
-        self._files += 1
-        return self._directory / f"{self._name}.{self._files}.log"
-
-    def _open(self) -> Recorder:
-        return Recorder(
-            self.path, self._oscillator, self._y0, self._z0, **self._options
-        )
-
-    def renew_if_full(self) -> None:
-        if self.path.stat().st_size < self._rotate_bytes:
-            return
-        self.close()
-        self.path = self._next_path()
-        self.recorder = self._open()
-
-    def close(self) -> None:
-        self.recorder.close()
-        self.path.unlink()
+    return h.Sink(directory, name, opener, rotate_bytes, suffix=".log")
 
 
-def recorded_block(sink: RecorderSink, U: Sequence[np.ndarray]) -> h.Block:
+def recorded_block(sink: h.Sink, U: Sequence[np.ndarray]) -> h.Block:
     """``n`` recorded steps, the k-th with input ``U[k % len(U)]``."""
     mask = len(U) - 1
 
     def block(n: int) -> None:
-        step = sink.recorder.step
+        step = sink.target.step
         for i in range(n):
             step(U[i & mask])
 
     return block
+
+
+def recording_contender(
+    name: str,
+    sink: h.Sink,
+    U: Sequence[np.ndarray],
+    *,
+    target_seconds: float,
+    number: int | None = None,
+) -> h.Contender:
+    """``recorded_block`` through ``sink`` as a contender, timed per step."""
+    block = recorded_block(sink, U)
+    return h.sink_contender(
+        name, sink, block, target_seconds=target_seconds, unit="step", number=number
+    )
 
 
 def bare_block(
@@ -231,28 +216,6 @@ def bare_block(
             y, z = step(y, z, U[i & mask])
 
     return block
-
-
-def sink_contender(
-    name: str,
-    sink: RecorderSink,
-    block: h.Block,
-    *,
-    target_seconds: float,
-    number: int | None = None,
-) -> h.Contender:
-    """A recording contender; its file is renewed, when full, outside the timing."""
-    if number is None:
-        number = h.calibrate(block, target_seconds)
-    else:
-        block(1)
-    count = number
-
-    def measure() -> float:
-        sink.renew_if_full()
-        return h.time_block(block, count)
-
-    return h.Contender(name, measure, "step")
 
 
 def record_log(
@@ -419,17 +382,6 @@ def measure_memory(
 # -- pieces ---------------------------------------------------------------------
 
 
-def each(fn: Callable[..., object], args: Sequence[tuple[Any, ...]]) -> h.Block:
-    """``fn(*args[k])`` for k cycling through ``args`` (a power-of-two count)."""
-    mask = len(args) - 1
-
-    def block(n: int) -> None:
-        for i in range(n):
-            fn(*args[i & mask])
-
-    return block
-
-
 @dataclass(frozen=True)
 class Piece:
     """One piece of the breakdown; ``make`` builds its block."""
@@ -491,23 +443,23 @@ def measure_pieces(
     encoded = [codec.encode_step(*a) for a in encode_args]
 
     def recorder_step() -> h.Block:
-        sink = RecorderSink(directory, "pieces-rec", osc, y0, z0, config.rotate_bytes)
+        sink = recorder_sink(directory, "pieces-rec", osc, y0, z0, config.rotate_bytes)
         sinks.append(sink)
         return recorded_block(sink, U)
 
     def stepper_step() -> h.Block:
         s = Stepper(osc, y0, z0)
-        return each(s.step, [(u,) for u in U])
+        return h.each(s.step, [(u,) for u in U])
 
     def step_into() -> h.Block:
         state, scratch = np.empty((2, P)), np.empty(P)
         y, z = state
         args = [(o.y, o.z, U[k], y, z, scratch) for k, o in enumerate(outs)]
-        return each(osc.step_into, args)
+        return h.each(osc.step_into, args)
 
     def empty_state() -> h.Block:
         shape = (2, P)
-        return each(np.empty, [(shape,)])
+        return h.each(np.empty, [(shape,)])
 
     def energy() -> h.Block:
         # As `Stepper.step` computes it: three ufuncs on the stacked state into
@@ -522,14 +474,14 @@ def measure_pieces(
             stacked_terms_into(weights, state, squares, rows, terms)
             return 0.5 * math.fsum(memoryview(terms))  # type: ignore[arg-type]
 
-        return each(one, [(s,) for s in states])
+        return h.each(one, [(s,) for s in states])
 
     def energy_fsum() -> h.Block:
         def one(terms: np.ndarray) -> float:
             return 0.5 * math.fsum(memoryview(terms))  # type: ignore[arg-type]
 
         terms = [(s[0] * s[0] + s[1] * s[1],) for s in states]
-        return each(one, terms)
+        return h.each(one, terms)
 
     def digest() -> h.Block:
         prefix = codec.StateHasher((P,)).prefix
@@ -538,13 +490,13 @@ def measure_pieces(
         def one(state: np.ndarray) -> bytes:
             return hash128(prefix + state.tobytes())
 
-        return each(one, [(s,) for s in states])
+        return h.each(one, [(s,) for s in states])
 
     def encode_step() -> h.Block:
-        return each(codec.encode_step, encode_args)
+        return h.each(codec.encode_step, encode_args)
 
     def write_body() -> h.Block:
-        return each(null_writer().write_body, [(b,) for b in encoded])
+        return h.each(null_writer().write_body, [(b,) for b in encoded])
 
     # The writer appends frames in place where the log module offers it.
     frame_into = getattr(logfile, "frame_into", None)
@@ -553,7 +505,7 @@ def measure_pieces(
     def frame() -> h.Block:
         prev = b"\0" * codec.DIGEST_SIZE
         if frame_into is None:
-            return each(logfile.frame, [(prev, b) for b in encoded])
+            return h.each(logfile.frame, [(prev, b) for b in encoded])
         buffer = bytearray()
 
         def one(body: bytes) -> None:
@@ -561,7 +513,7 @@ def measure_pieces(
             if len(buffer) >= 1 << 20:
                 buffer.clear()
 
-        return each(one, [(b,) for b in encoded])
+        return h.each(one, [(b,) for b in encoded])
 
     def null_writer() -> LogWriter:
         with LogReader(log_path) as reader:
@@ -627,7 +579,7 @@ def measure_pieces(
         return block
 
     def checkpoint() -> h.Block:
-        sink = RecorderSink(
+        sink = recorder_sink(
             directory,
             "pieces-checkpoint",
             osc,
@@ -639,7 +591,7 @@ def measure_pieces(
         sinks.append(sink)
 
         def block(n: int) -> None:
-            take = sink.recorder.checkpoint
+            take = sink.target.checkpoint
             for _ in range(n):
                 take()
 
@@ -666,15 +618,15 @@ def measure_pieces(
         def one(body: Any) -> object:
             return is_step(body) and step_inputs(body)
 
-        return each(one, handed)
+        return h.each(one, handed)
 
     def compare() -> h.Block:
         # Equal contents in distinct objects, as the re-encode and the body are.
         pairs = [(bytes(bytearray(b[0])), b[0]) for b in handed]
-        return each(lambda e, b: e != b, pairs)
+        return h.each(lambda e, b: e != b, pairs)
 
     def isfinite_all() -> h.Block:
-        return each(lambda a: np.isfinite(a).all(), [(u,) for u in U])
+        return h.each(lambda a: np.isfinite(a).all(), [(u,) for u in U])
 
     pieces = [
         Piece("w.recorder_step", "`Recorder.step(u)`, whole", recorder_step),
@@ -737,7 +689,7 @@ def measure_pieces(
             "r.isfinite_all", "`np.isfinite(u).all()` (for comparison)", isfinite_all
         ),
     ]
-    sinks: list[RecorderSink] = []
+    sinks: list[h.Sink] = []
     writers: list[LogWriter] = []
     contenders: list[h.Contender] = []
     notes: dict[str, dict[str, Any]] = {}
@@ -778,92 +730,55 @@ def measure_pieces(
 # -- figures --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One line of the summary: ``ours`` against ``other``, as a ratio.
-
-    ``kind`` is ``"speedup"`` (ratio ``other / ours``, the target a minimum) or
-    ``"overhead"`` (ratio ``ours / other``, the target a maximum).
-    """
-
-    label: str
-    ours: str
-    other: str
-    kind: str
-    target: float | None = None
-
-
 FIGURES = (
-    Figure(
+    h.Figure(
         "1. damped IMEX1: `Recorder.step` vs `Oscillator.step`",
         "step.rec_imex1",
         "step.bare_imex1",
         "overhead",
         2.5,
     ),
-    Figure(
+    h.Figure(
         "1. IM: `Recorder.step` vs `Oscillator.step`",
         "step.rec_im",
         "step.bare_im",
         "overhead",
         2.5,
     ),
-    Figure(
+    h.Figure(
         "2. IM: `Recorder.step` vs 0.2.2 `linoss_step`",
         "step.rec_im",
         "step.ref_im",
         "speedup",
         8.0,
     ),
-    Figure(
+    h.Figure(
         "3. IM: `verify` per event vs `Recorder.step`",
         "verify.im",
         "verify.rec_im",
         "overhead",
         1.5,
     ),
-    Figure(
+    h.Figure(
         "3. damped IMEX1: `verify` per event vs `Recorder.step`",
         "verify.imex1",
         "verify.rec_imex1",
         "overhead",
         1.5,
     ),
-    Figure(
+    h.Figure(
         "6. IM: `Recorder.step`, `SyncPolicy.every(100)` vs default",
         "step.rec_im_every100",
         "step.rec_im",
         "overhead",
     ),
-    Figure(
+    h.Figure(
         "6. IM: `Recorder.step`, `SyncPolicy.every_event()` vs default",
         "sync.rec_im_every_event",
         "sync.rec_im",
         "overhead",
     ),
 )
-
-
-def figure_row(figure: Figure, results: Mapping[str, h.Samples]) -> dict[str, Any]:
-    ours, other = results.get(figure.ours), results.get(figure.other)
-    row: dict[str, Any] = asdict(figure)
-    if ours is None or other is None:
-        return {**row, "ratio": None, "met": None}
-    if figure.kind == "speedup":
-        value = h.ratio(other, ours)
-        met = None if figure.target is None else value.median >= figure.target
-    else:
-        value = h.ratio(ours, other)
-        met = None if figure.target is None else value.median <= figure.target
-    return {
-        **row,
-        "ours_s": ours.median,
-        "ours_unit": ours.unit,
-        "other_s": other.median,
-        "other_unit": other.unit,
-        "ratio": value.as_dict(),
-        "met": met,
-    }
 
 
 def breakdown(
@@ -981,30 +896,6 @@ def breakdown(
 # -- the run --------------------------------------------------------------------
 
 
-def measured_sources() -> dict[str, Any]:
-    """The commit, and a digest of each measured module as it was when measured."""
-    root = Path(linoss_dynamics.__file__).resolve().parent
-    found = {
-        name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:12]
-        for name in MEASURED_MODULES
-    }
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    changed = git("status", "--porcelain", "--", *MEASURED_MODULES)
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
-        "modules_sha256": found,
-        "changed_modules": sorted(
-            line.split("/")[-1] for line in changed.splitlines() if line
-        ),
-    }
-
-
 def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     """Measure every group; returns the results (``_``-prefixed keys are not JSON)."""
     started = time.perf_counter()
@@ -1015,44 +906,26 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     assert len(U) & (len(U) - 1) == 0, "distinct_inputs must be a power of two"
     osc_im = Oscillator(A, dt, mode=Scheme.IM)
     osc_imex1 = Oscillator(A, dt, G=G, mode=Scheme.DAMPED_IMEX1)
-    sources = measured_sources()
+    sources = h.measured_sources(MEASURED_MODULES)
 
-    results: dict[str, h.Samples] = {}
-    rounds: dict[str, int] = {}
+    timings = h.Timings(log)
+    results, rounds, measure = timings.results, timings.rounds, timings.measure
+    worker, reference = h.start_reference(
+        reference_benchmarks,
+        log=log,
+        helpers=[bench_inputs],
+        P=P,
+        K=config.distinct_inputs,
+        dt=dt,
+        seed=config.seed,
+    )
 
-    def measure(title: str, contenders: list[h.Contender], n_rounds: int) -> None:
-        log(f"timing {title}: {', '.join(c.name for c in contenders)}")
-        for name, samples in h.interleave(contenders, n_rounds).items():
-            results[name] = samples
-            rounds[name] = n_rounds
-
-    reference: dict[str, Any] = {"version": None, "error": None}
-    worker: h.ReferenceWorker | None = None
-    try:
-        h.ensure_reference()
-        worker = h.ReferenceWorker()
-        worker.setup(
-            reference_benchmarks,
-            helpers=[bench_inputs],
-            P=P,
-            K=config.distinct_inputs,
-            dt=dt,
-            seed=config.seed,
-        )
-        reference.update(version=worker.version, location=worker.location)
-    except h.ReferenceUnavailableError as exc:
-        if worker is not None:
-            worker.close()
-            worker = None
-        reference["error"] = str(exc)
-        log(f"reference unavailable, its rows are n/a: {exc}")
-
-    sinks: list[RecorderSink] = []
+    sinks: list[h.Sink] = []
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
         directory = Path(tmp)
 
-        def sink(name: str, osc: Oscillator, **options: Any) -> RecorderSink:
-            s = RecorderSink(
+        def sink(name: str, osc: Oscillator, **options: Any) -> h.Sink:
+            s = recorder_sink(
                 directory, name, osc, y0, z0, config.rotate_bytes, **options
             )
             sinks.append(s)
@@ -1067,11 +940,8 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             s_imex1, s_im = sink("rec-imex1", osc_imex1), sink("rec-im", osc_im)
             s_every100 = sink("rec-im-every100", osc_im, sync=SyncPolicy.every(100))
             step_contenders = [
-                sink_contender(
-                    "step.rec_imex1",
-                    s_imex1,
-                    recorded_block(s_imex1, U),
-                    target_seconds=block_s,
+                recording_contender(
+                    "step.rec_imex1", s_imex1, U, target_seconds=block_s
                 ),
                 h.local_contender(
                     "step.bare_imex1",
@@ -1079,23 +949,15 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
                     target_seconds=block_s,
                     unit="step",
                 ),
-                sink_contender(
-                    "step.rec_im",
-                    s_im,
-                    recorded_block(s_im, U),
-                    target_seconds=block_s,
-                ),
+                recording_contender("step.rec_im", s_im, U, target_seconds=block_s),
                 h.local_contender(
                     "step.bare_im",
                     bare_block(osc_im, y0, z0, U),
                     target_seconds=block_s,
                     unit="step",
                 ),
-                sink_contender(
-                    "step.rec_im_every100",
-                    s_every100,
-                    recorded_block(s_every100, U),
-                    target_seconds=block_s,
+                recording_contender(
+                    "step.rec_im_every100", s_every100, U, target_seconds=block_s
                 ),
             ]
             if worker is not None:
@@ -1113,18 +975,15 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
             measure(
                 "SyncPolicy.every_event",
                 [
-                    sink_contender(
+                    recording_contender(
                         "sync.rec_im_every_event",
                         s_sync,
-                        recorded_block(s_sync, U),
+                        U,
                         target_seconds=block_s,
                         number=config.every_event_steps,
                     ),
-                    sink_contender(
-                        "sync.rec_im",
-                        s_default,
-                        recorded_block(s_default, U),
-                        target_seconds=block_s,
+                    recording_contender(
+                        "sync.rec_im", s_default, U, target_seconds=block_s
                     ),
                 ],
                 config.sync_rounds,
@@ -1158,11 +1017,8 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
                         unit="event",
                         number=1,
                     ),
-                    sink_contender(
-                        f"verify.rec_{label}",
-                        s_rec,
-                        recorded_block(s_rec, U),
-                        target_seconds=one_verify,
+                    recording_contender(
+                        f"verify.rec_{label}", s_rec, U, target_seconds=one_verify
                     ),
                 ]
             measure(
@@ -1200,11 +1056,7 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
 
     return {
-        "command": h.command_line(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": h.machine_info(),
+        **h.run_header(),
         "package": {"version": linoss_dynamics.__version__},
         "sources": sources,
         "reference": reference,
@@ -1215,7 +1067,7 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
         "memory": memory,
         "contenders": {name: s.as_dict() for name, s in results.items()},
         "rounds": rounds,
-        "figures": [figure_row(f, results) for f in FIGURES],
+        "figures": [h.figure_row(f, results, units_per_side=True) for f in FIGURES],
         "pieces": {
             name: {
                 **info,
@@ -1229,38 +1081,6 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 # -- report -------------------------------------------------------------------
-
-
-def describe_ratio(kind: str, value: float) -> str:
-    if kind != "speedup":
-        return f"{h.format_ratio(value)} the time"
-    if value >= 1.0:
-        return f"{h.format_ratio(value)} faster"
-    return f"{h.format_ratio(1.0 / value)} slower"
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    def cells(row: dict[str, Any]) -> list[str]:
-        sign = ">=" if row["kind"] == "speedup" else "<="
-        target = "-" if row["target"] is None else f"{sign} {row['target']:g}x"
-        if row["ratio"] is None:
-            return [row["label"], "n/a", "n/a", "n/a", "-", target, "-"]
-        met = {None: "-", True: "yes", False: "**no**"}[row["met"]]
-        r = row["ratio"]
-        return [
-            row["label"],
-            f"{h.format_seconds(row['ours_s'])} per {row['ours_unit']}",
-            f"{h.format_seconds(row['other_s'])} per {row['other_unit']}",
-            describe_ratio(row["kind"], r["median"]),
-            f"{r['q1']:.3g}-{r['q3']:.3g}",
-            target,
-            met,
-        ]
-
-    return h.markdown_table(
-        ["figure", "ours", "against", "ratio", "quartiles", "target", "met"],
-        (cells(r) for r in rows),
-    )
 
 
 def megabytes(n: float) -> str:
@@ -1343,30 +1163,8 @@ def breakdown_table(title: str, rows: list[dict[str, Any]]) -> str:
     return h.markdown_table([title, "median", "share"], (cells(r) for r in rows))
 
 
-def contender_table(results: Mapping[str, h.Samples], rounds: Mapping[str, int]) -> str:
-    return h.markdown_table(
-        ["contender", "median", "min", "max", "rounds"],
-        (
-            [
-                f"`{s.name}`",
-                f"{h.format_seconds(s.median)} per {s.unit}",
-                h.format_seconds(s.low),
-                h.format_seconds(s.high),
-                str(rounds[s.name]),
-            ]
-            for s in results.values()
-        ),
-    )
-
-
-def report(result: dict[str, Any], quick: bool) -> str:
+def report(result: dict[str, Any]) -> str:
     machine, config, src = result["machine"], result["config"], result["sources"]
-    reference = result["reference"]
-    ref_text = (
-        f"linoss-dynamics {reference['version']} in a worker process"
-        if reference["version"]
-        else f"unavailable ({reference['error']})"
-    )
     changed = src["changed_modules"]
     logs = ", ".join(
         f"{label} {info['events']:,} events ({info['log_bytes'] / info['steps']:.1f} "
@@ -1379,8 +1177,7 @@ def report(result: dict[str, Any], quick: bool) -> str:
         f"- date: {result['date']}; timing took {result['timing_seconds']:.0f} s, "
         f"everything {result['total_seconds']:.0f} s; pinned to CPU "
         f"{result['pinned_cpu']}",
-        f"- machine: {machine['nproc']} CPUs, {machine['cpu_model']}; Python "
-        f"{machine['python']}, NumPy {machine['numpy']}",
+        f"- machine: {h.describe_machine(machine)}",
         f"- ours: linoss-dynamics {result['package']['version']} at commit "
         f"{src['commit']}"
         + (
@@ -1388,7 +1185,7 @@ def report(result: dict[str, Any], quick: bool) -> str:
             if changed
             else " (measured modules as committed)"
         )
-        + f"; reference: {ref_text}",
+        + f"; reference: {h.describe_reference(result['reference'])}",
         "- module digests (sha256 prefixes): "
         + ", ".join(f"{k} {v}" for k, v in src["modules_sha256"].items()),
         f"- P = {config['P']} float64, dt = {config['dt']}, "
@@ -1397,12 +1194,11 @@ def report(result: dict[str, Any], quick: bool) -> str:
         f"- verified logs of {config['verify_steps']:,} steps: {logs}",
         f"- interleaved rounds: {config['rounds']} for steps, {config['sync_rounds']} "
         f"for `every_event`, {config['verify_rounds']} for verify, "
-        f"{config['piece_rounds']} for the pieces; times are medians over rounds, "
-        "ratios medians of the per-round ratios (quartiles beside them)",
+        f"{config['piece_rounds']} for the pieces; {h.ROUNDS_NOTE}",
         "",
-        summary_table(result["figures"]),
+        h.summary_table(result["figures"]),
         "",
-        memory_table(result["memory"], quick),
+        memory_table(result["memory"], result["_quick"]),
         "",
         "Where the time goes (IM; each piece timed alone, medians per call; share of "
         "the whole in the first row):",
@@ -1418,29 +1214,12 @@ def report(result: dict[str, Any], quick: bool) -> str:
             "Pieces not measured: "
             + "; ".join(f"{k}: {v}" for k, v in missing.items()),
         ]
-    lines += ["", contender_table(result["_samples"], result["rounds"])]
+    lines += ["", h.contender_table(result["_samples"], result["rounds"])]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, a few seconds (smoke test)"
-    )
-    parser.add_argument(
-        "--json", metavar="OUT", type=Path, help="also write the results as JSON"
-    )
-    args = parser.parse_args(argv)
-
-    cpu = h.pin_to_one_cpu()
-    result = run(QUICK if args.quick else FULL, lambda msg: print(msg, file=sys.stderr))
-    result["pinned_cpu"] = cpu
-
-    print(report(result, args.quick))
-    if args.json is not None:
-        data = {k: v for k, v in result.items() if not k.startswith("_")}
-        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return h.main(argv, doc=__doc__, full=FULL, quick=QUICK, run=run, report=report)
 
 
 if __name__ == "__main__":

@@ -638,7 +638,10 @@ def _step_head(
                 f"seq must be a non-negative integer; got marker 0x{marker:02x}"
             )
         u, pos = _read_value(body, pos, "u")
-        dt, pos = _read_value(body, pos, "dt")
+        if body[pos] == 0xC0:  # no per-step dt: the usual case
+            dt, pos = None, pos + 1
+        else:
+            dt, pos = _read_value(body, pos, "dt")
     except (IndexError, struct.error):
         raise BodyError("step_applied body ends early") from None
     return seq, u, dt, pos
