@@ -66,11 +66,11 @@ def energy_terms(A: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
 
 
 def exact_half_sum(terms: FloatArray) -> float:
-    """``0.5 * fsum(terms)`` for a 1-D array; ``inf`` if the exact sum overflows."""
+    """``0.5 * fsum(terms)`` for a contiguous 1-D array; ``inf`` if the sum overflows."""
     try:
         # A memoryview yields the float64 values as Python floats without
         # building a list first.
-        return 0.5 * math.fsum(memoryview(np.ascontiguousarray(terms)))  # type: ignore[arg-type]
+        return 0.5 * math.fsum(memoryview(terms))  # type: ignore[arg-type]
     except OverflowError:
         return math.inf
     except ValueError:  # inf and -inf among the terms

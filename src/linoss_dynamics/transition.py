@@ -17,7 +17,7 @@ import xxhash
 from . import _validate as v
 from ._typing import FloatArray
 from .codec import StateHasher
-from .energy import bank_energy, energy_weights, stacked_terms_into
+from .energy import bank_energy, energy_weights, exact_half_sum, stacked_terms_into
 from .errors import InvalidShapeError, NonFiniteStateError
 from .oscillator import Oscillator
 
@@ -127,10 +127,10 @@ class Stepper:
             terms = stacked_terms_into(
                 self._weights, state, self._squares, self._square_rows, self._terms
             )
-            energy_after = 0.5 * math.fsum(memoryview(terms))  # type: ignore[arg-type]
-        except (RuntimeWarning, FloatingPointError, OverflowError):
-            # Overflow, in the sum or reported as an error by the caller's NumPy
-            # or warning settings: the same outcome as a non-finite energy.
+            energy_after = exact_half_sum(terms)
+        except (RuntimeWarning, FloatingPointError):
+            # Overflow reported as an error by the caller's NumPy or warning
+            # settings: the same outcome as a non-finite energy below.
             energy_after = math.inf
         if not math.isfinite(energy_after):
             self._explain_non_finite(u)
