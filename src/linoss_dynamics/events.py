@@ -154,7 +154,7 @@ class RunClosed(NamedTuple):
 
 Event = StepApplied | ParamsChanged | StateWritten | CheckpointTaken | RunClosed
 
-KIND_OF: dict[type, EventKind] = {
+KIND_OF: dict[type, EventKind] = {  # the record type of each event kind
     RunStarted: EventKind.RUN_STARTED,
     StepApplied: EventKind.STEP_APPLIED,
     ParamsChanged: EventKind.PARAMS_CHANGED,

@@ -451,7 +451,6 @@ class LogReader:
             raise
         self.digest = self.genesis
         self.digest_before_last = self.genesis
-        self.offset_of_last = self.offset
 
     def close(self) -> None:
         if self._owns:
@@ -665,7 +664,6 @@ class LogReader:
                     "frame does not continue the chain (an event before it is missing, "
                     "duplicated, moved, or the frame comes from another log)",
                 )
-            self.offset_of_last = self.offset
             self.digest_before_last = self.digest
             stop = start + _PREV_SIZE + length
             self.digest = xxhash.xxh3_128_digest(self._view[start:stop])

@@ -9,9 +9,9 @@ from typing import IO
 from . import codec
 from .errors import LogError
 from .events import (
+    KIND_OF,
     CheckpointTaken,
     EnergySummary,
-    EventKind,
     InspectReport,
     RunClosed,
     StateWritten,
@@ -21,13 +21,6 @@ from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
 from .verify import failure_of
 
 __all__ = ["summarize"]
-
-_KIND_NAMES = {
-    StepApplied: EventKind.STEP_APPLIED.json_name,
-    CheckpointTaken: EventKind.CHECKPOINT_TAKEN.json_name,
-    StateWritten: EventKind.STATE_WRITTEN.json_name,
-    RunClosed: EventKind.RUN_CLOSED.json_name,
-}
 
 
 def summarize(
@@ -57,7 +50,7 @@ def summarize(
         try:
             for record in reader:
                 events += 1
-                kind = _KIND_NAMES.get(type(record), EventKind.PARAMS_CHANGED.json_name)
+                kind = KIND_OF[type(record)].json_name
                 counts[kind] = counts.get(kind, 0) + 1
                 closed = type(record) is RunClosed
                 if type(record) is StepApplied:
