@@ -136,8 +136,8 @@ def _demo(args: argparse.Namespace) -> int:
         f"recorded {args.steps:,} steps of {size} damped oscillators (D-LinOSS IMEX1)"
     )
     print(
-        f"  {recorded * 1e6 / args.steps:.1f} us per recorded step, "
-        f"{os.path.getsize(path):,} bytes: {path}"
+        f"  {args.steps / recorded:,.0f} steps/s ({recorded * 1e6 / args.steps:.1f} us "
+        f"per recorded step), {os.path.getsize(path):,} bytes: {path}"
     )
     print(
         f"verified {report.events_verified:,} events by replay: "
