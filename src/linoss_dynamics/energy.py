@@ -50,9 +50,9 @@ def stacked_terms_into(
     ``state`` and ``squares`` have shape (2, ...); ``weights`` broadcasts to it;
     ``rows`` are the two rows of ``squares`` (views made once by the caller).
     """
-    np.multiply(state, state, out=squares)
-    np.multiply(weights, squares, out=squares)
-    np.add(rows[0], rows[1], out=out)
+    np.multiply(state, state, squares)
+    np.multiply(weights, squares, squares)
+    np.add(rows[0], rows[1], out)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Final
 
 import numpy as np
@@ -75,6 +76,7 @@ class Oscillator:
         "_allow_unstable",
         "_dt",
         "_kernel",
+        "_local",
         "_scheme",
         "_shape",
         "_size",
@@ -87,6 +89,7 @@ class Oscillator:
     _allow_unstable: bool
     _dt: float | FloatArray
     _kernel: Kernel
+    _local: threading.local
     _scheme: Scheme
     _shape: tuple[int]
     _size: int
@@ -144,6 +147,7 @@ class Oscillator:
         object.__setattr__(
             self, "_kernel", make_kernel(self._scheme, self._A, self._G, self._dt)
         )
+        object.__setattr__(self, "_local", threading.local())
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(
@@ -317,8 +321,23 @@ class Oscillator:
             f = self._forcing(u, shape)
         y_next = np.empty(shape)
         z_next = np.empty(shape)
-        self._kernel(y, z, f, y_next, z_next, np.empty(shape))
+        self._kernel(y, z, f, y_next, z_next, self._scratch(shape))
         return y_next, z_next
+
+    def _scratch(self, shape: tuple[int, ...]) -> FloatArray:
+        """A scratch array for one kernel call, kept per thread for one bank.
+
+        Kernels write their scratch before reading it, so its contents never
+        reach a result; keeping one per thread saves an allocation per step
+        while calls from different threads still never share one.
+        """
+        if shape != self._shape:
+            return np.empty(shape)
+        try:
+            scratch: FloatArray = self._local.scratch
+        except AttributeError:
+            scratch = self._local.scratch = np.empty(shape)
+        return scratch
 
     def step_into(
         self,

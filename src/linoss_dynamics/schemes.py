@@ -200,6 +200,8 @@ def make_kernel(
     )  # pragma: no cover
 
 
+# Kernels pass the output array positionally: NumPy parses it faster than the
+# ``out=`` keyword, which is a measurable share of a ufunc call on 64 floats.
 _mul = np.multiply
 _add = np.add
 _sub = np.subtract
@@ -236,22 +238,22 @@ def _implicit_undamped(A: FloatArray, dt: Any, dt2: Any) -> Kernel:
         zo: FloatArray,
         t: FloatArray,
     ) -> None:
-        _mul(S, z, out=zo)
-        _mul(dtAS, y, out=t)
-        _sub(zo, t, out=zo)
+        _mul(S, z, zo)
+        _mul(dtAS, y, t)
+        _sub(zo, t, zo)
         if f is None:
-            _add(zo, zero, out=zo)
+            _add(zo, zero, zo)
         else:
-            _mul(dtS, f, out=t)
-            _add(zo, t, out=zo)
-        _mul(S, y, out=yo)
-        _mul(dtS, z, out=t)
-        _add(yo, t, out=yo)
+            _mul(dtS, f, t)
+            _add(zo, t, zo)
+        _mul(S, y, yo)
+        _mul(dtS, z, t)
+        _add(yo, t, yo)
         if f is None:
-            _add(yo, zero, out=yo)
+            _add(yo, zero, yo)
         else:
-            _mul(dt2S, f, out=t)
-            _add(yo, t, out=yo)
+            _mul(dt2S, f, t)
+            _add(yo, t, yo)
 
     return kernel
 
@@ -287,17 +289,17 @@ def _velocity_first(A: FloatArray, dt: Any, D: FloatArray | None) -> Kernel:
         zo: FloatArray,
         t: FloatArray,
     ) -> None:
-        _mul(dtA, y, out=t)
-        _sub(z, t, out=zo)
+        _mul(dtA, y, t)
+        _sub(z, t, zo)
         if f is None:
-            _add(zo, zero, out=zo)
+            _add(zo, zero, zo)
         else:
-            _mul(dt, f, out=t)
-            _add(zo, t, out=zo)
+            _mul(dt, f, t)
+            _add(zo, t, zo)
         if D is not None:
-            _div(zo, D, out=zo)
-        _mul(dt, zo, out=t)
-        _add(y, t, out=yo)
+            _div(zo, D, zo)
+        _mul(dt, zo, t)
+        _add(y, t, yo)
 
     return kernel
 
@@ -339,18 +341,18 @@ def _old_velocity_damped(
         t: FloatArray,
     ) -> None:
         if explicit_position:
-            _mul(dt, z, out=t)
-            _add(y, t, out=yo)
-        _mul(C, z, out=zo)
-        _mul(dtA, y, out=t)
-        _sub(zo, t, out=zo)
+            _mul(dt, z, t)
+            _add(y, t, yo)
+        _mul(C, z, zo)
+        _mul(dtA, y, t)
+        _sub(zo, t, zo)
         if f is None:
-            _add(zo, zero, out=zo)
+            _add(zo, zero, zo)
         else:
-            _mul(dt, f, out=t)
-            _add(zo, t, out=zo)
+            _mul(dt, f, t)
+            _add(zo, t, zo)
         if not explicit_position:
-            _mul(dt, zo, out=t)
-            _add(y, t, out=yo)
+            _mul(dt, zo, t)
+            _add(y, t, yo)
 
     return kernel
