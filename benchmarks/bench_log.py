@@ -975,7 +975,8 @@ def measure_pieces(
     sketch_args = [(s[0], s[1], *s[3:]) for s in steps]
     bodies = [codec.encode_step(*s) for s in steps]
     body_args = [(b,) for b in bodies]
-    # Bodies as the reader hands them over: views into a reused frame buffer.
+    # Bodies as views into a reused buffer, as a caller holding a view passes them
+    # (`LogReader.bodies` yields `bytes`).
     views = [(memoryview(bytearray(b)),) for b in bodies]
     prev = b"\0" * DIGEST_SIZE
     frames = [logfile.frame(prev, b)[0] for b in bodies]
@@ -1110,7 +1111,7 @@ def measure_pieces(
             ),
             (
                 "r.decode_event_view",
-                "`codec.decode_event` of a `memoryview` body (as `LogReader` passes it)",
+                "`codec.decode_event` of a `memoryview` body (`LogReader` yields `bytes`)",
                 h.each(codec.decode_event, views),
             ),
             (
