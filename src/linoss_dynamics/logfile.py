@@ -25,10 +25,10 @@ file in large blocks; ``fsync`` makes them durable.
 - ``SyncPolicy.every(n)``: write and ``fsync`` every ``n`` events: loses at most
   the last ``n - 1`` events.
 - ``SyncPolicy.every_event()``: write and ``fsync`` each event: loses nothing
-  acknowledged, at the cost of one ``fsync`` per event: about 240 microseconds
-  on the virtual disk measured in BENCHMARKS.md, against 4 to 6 microseconds
-  for an event buffered under ``on_close``. ``every(100)`` cost 1.3 times
-  ``on_close`` per step there.
+  acknowledged, at the cost of one ``fsync`` per event: about 220 microseconds
+  on the virtual disk measured in BENCHMARKS.md, against 3 to 4 microseconds
+  for an event buffered under ``on_close``. ``every(100)`` cost 1.25 times
+  ``on_close`` per recorded step there.
 
 A killed process (not a power failure) loses only what was still in the
 in-memory buffer; the operating system keeps what was written.
