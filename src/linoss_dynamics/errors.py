@@ -24,6 +24,7 @@ __all__ = [
     "LogLockedError",
     "LogTruncatedError",
     "NonFiniteStateError",
+    "SequentialVerifyWarning",
     "UnstableSchemeError",
     "UnsupportedModeError",
     "UnsupportedVersionError",
@@ -134,3 +135,12 @@ class ChainBrokenError(LogError):
 
 class LogLockedError(LogError, BlockingIOError):
     """Another writer holds the log."""
+
+
+class SequentialVerifyWarning(UserWarning):
+    """Parallel verification was asked for, but the log was verified sequentially.
+
+    The message says why: no checkpoints to split at, a source that worker
+    processes cannot open, or a worker process lost. The report is the same
+    either way; only the time differs.
+    """

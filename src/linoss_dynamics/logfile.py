@@ -606,27 +606,36 @@ class LogReader:
     def scan(self) -> Iterator[tuple[int, int, int]]:
         """``(seq, offset, event code)`` of each remaining frame, fast.
 
-        Reads only frame heads and the first bytes of each body, checking the
-        length fields but not checksums or bodies; use it to find checkpoints,
-        then ``seek`` to one and iterate to check everything from there.
-        Leaves the reader positioned after the last frame.
+        Reads the data in chunks and looks only at frame heads and the first
+        bytes of each body, checking the length fields but not checksums or
+        bodies; use it to find checkpoints, then ``seek`` to one and iterate to
+        check everything from there. Leaves the reader positioned after the
+        last frame.
         """
+        need = _HEAD_SIZE + _PREV_SIZE + 2
+        code_at = _HEAD_SIZE + _PREV_SIZE + 1
         seq = self.seq
         self._drop_chunk()
-        self._stream.seek(self.offset)
+        chunk = b""
+        base = self.offset  # where chunk[0] lies in the data
         while True:
             self.frame_end = None
-            head = self._stream.read(_HEAD_SIZE + _PREV_SIZE + 2)
-            if len(head) < _HEAD_SIZE + _PREV_SIZE + 2:
-                if head:
-                    raise self._error(LogTruncatedError, "the log ends inside a frame")
-                return
-            length, check = _FRAME_HEAD.unpack_from(head)
+            pos = self.offset - base
+            if pos + need > len(chunk):
+                self._stream.seek(self.offset)
+                chunk = self._stream.read(_CHUNK_BYTES)
+                base, pos = self.offset, 0
+                if len(chunk) < need:
+                    if chunk:
+                        raise self._error(
+                            LogTruncatedError, "the log ends inside a frame"
+                        )
+                    return
+            length, check = _FRAME_HEAD.unpack_from(chunk, pos)
             if length ^ _MASK != check or length > self._max or length < 2:
                 raise self._error(LogCorruptError, "frame length field is damaged")
-            yield seq, self.offset, head[_HEAD_SIZE + _PREV_SIZE + 1]
+            yield seq, self.offset, chunk[pos + code_at]
             self.offset += _OVERHEAD + length
-            self._stream.seek(self.offset)
             self.seq = seq = seq + 1
 
     def seek(self, offset: int, seq: int) -> None:

@@ -13,7 +13,7 @@ import math
 import os
 import struct
 from collections.abc import Callable
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 import numpy as np
 
@@ -339,6 +339,7 @@ class _Replay:
         self.start_at_checkpoint = start
         self.events = 0
         self.last_seq: int | None = None
+        self.first_digest: bytes | None = None
         self.closed = False
 
     def run(
@@ -372,6 +373,8 @@ class _Replay:
                     _apply_other(record, stepper, offset, reader.digest_before_last)
                     self.closed = type(record) is RunClosed
 
+            if self.last_seq is None:
+                self.first_digest = reader.digest
             self.events += 1
             self.last_seq = seq
             if on_event is not None:
@@ -430,11 +433,78 @@ def _rewind(source: Source) -> None:
         source.seek(0)
 
 
+class Stretch(NamedTuple):
+    """What replaying one stretch of a log found (picklable, for worker processes)."""
+
+    events: int
+    last_seq: int | None
+    digest: bytes
+    """Chain digest after the last event read."""
+    first_digest: bytes | None
+    """Chain digest after the first event read (None if none was read)."""
+    closed: bool
+    failure: Failure | None
+
+
+def replay_stretch(
+    source: Source,
+    start: tuple[int, int] | None,
+    *,
+    to_seq: int | None = None,
+    progress: Progress | None = None,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+) -> Stretch:
+    """Replay a log from its header, or from the checkpoint ``start = (seq, offset)``.
+
+    Stops after event ``to_seq``, at the end of the log or at the first failure.
+
+    Raises:
+        LogError: the log cannot be opened or its header is damaged.
+    """
+    with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
+        replay = _Replay(reader, start=start is not None)
+        failure = None
+        try:
+            if start is not None:
+                reader.seek(start[1], start[0])
+            replay.run(to_seq=to_seq, progress=progress)
+        except _DivergenceError as exc:
+            failure = exc.failure
+        except LogError as exc:
+            failure = failure_of(exc)
+        return Stretch(
+            replay.events,
+            replay.last_seq,
+            reader.digest,
+            replay.first_digest,
+            replay.closed,
+            failure,
+        )
+
+
+def _checkpoint_offset(
+    source: Source, from_seq: int, max_frame_bytes: int
+) -> tuple[list[tuple[int, int]], int]:
+    """Every checkpoint of a log, and the offset of the one at ``from_seq``."""
+    found = checkpoints(source, max_frame_bytes=max_frame_bytes)
+    offsets = dict(found)
+    if from_seq not in offsets:
+        shown = sorted(offsets)[:5]
+        more = "..." if len(offsets) > 5 else ""
+        raise InvalidValueError(
+            f"from_seq must be 0 or the seq of a checkpoint; got {from_seq} "
+            f"(checkpoints at {shown}{more})",
+            argument="from_seq",
+        )
+    return found, offsets[from_seq]
+
+
 def verify(
     source: Source,
     *,
     from_seq: int | None = None,
     to_seq: int | None = None,
+    workers: int | None = None,
     progress: Progress | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> VerificationReport:
@@ -445,6 +515,11 @@ def verify(
         from_seq: Start at this checkpoint's sequence number instead of the
             header (the chain before it is then not checked).
         to_seq: Stop after this event.
+        workers: Verify the stretches between checkpoints in this many
+            processes at once. The report is the one a sequential verification
+            gives, first failure included. A log without checkpoints in the
+            range, or a source that is not a path, is verified sequentially
+            with a ``SequentialVerifyWarning``.
         progress: Called with the count of verified events every so often.
         max_frame_bytes: Bound on a frame's declared size.
 
@@ -455,7 +530,8 @@ def verify(
 
     Raises:
         LogFormatError: the source cannot be opened or is not a run log.
-        InvalidValueError: ``from_seq`` is not a checkpoint, or the range is empty.
+        InvalidValueError: ``from_seq`` is not a checkpoint, the range is
+            empty, or ``workers`` is not a positive integer.
     """
     path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     if to_seq is not None and from_seq is not None and to_seq < from_seq:
@@ -463,22 +539,41 @@ def verify(
             f"to_seq must be >= from_seq; got from {from_seq} to {to_seq}",
             argument="to_seq",
         )
-    start_offset = None
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise InvalidValueError(
+            f"workers must be a positive integer; got {workers!r}",
+            argument="workers",
+        )
+    first_seq = from_seq or 0
+    start = None
     if from_seq:
-        found = dict(checkpoints(source, max_frame_bytes=max_frame_bytes))
-        if from_seq not in found:
-            shown = sorted(found)[:5]
-            more = "..." if len(found) > 5 else ""
-            raise InvalidValueError(
-                f"from_seq must be 0 or the seq of a checkpoint; got {from_seq} "
-                f"(checkpoints at {shown}{more})",
-                argument="from_seq",
-            )
-        start_offset = found[from_seq]
+        _, offset = _checkpoint_offset(source, from_seq, max_frame_bytes)
+        start = (from_seq, offset)
         _rewind(source)
+    if workers is not None and workers > 1:
+        from .segments import verify_in_segments
 
+        report = verify_in_segments(
+            source,
+            start,
+            workers=workers,
+            to_seq=to_seq,
+            progress=progress,
+            max_frame_bytes=max_frame_bytes,
+        )
+        if report is not None:
+            return report
+        _rewind(source)
     try:
-        reader = LogReader(source, max_frame_bytes=max_frame_bytes)
+        stretch = replay_stretch(
+            source,
+            start,
+            to_seq=to_seq,
+            progress=progress,
+            max_frame_bytes=max_frame_bytes,
+        )
     except LogError as exc:
         unopened = exc.seq is None or (
             exc.offset == 0 and not isinstance(exc, UnsupportedVersionError)
@@ -488,30 +583,24 @@ def verify(
         return VerificationReport(
             ok=False, path=path, events_verified=0, failure=failure_of(exc)
         )
+    if stretch.failure is None and progress is not None:
+        progress(stretch.events)
+    return report_of(path, first_seq, stretch)
 
-    with reader:
-        replay = _Replay(reader, start=start_offset is not None)
-        if start_offset is not None:
-            reader.seek(start_offset, from_seq)  # type: ignore[arg-type]
-        failure = None
-        try:
-            replay.run(to_seq=to_seq, progress=progress)
-        except _DivergenceError as exc:
-            failure = exc.failure
-        except LogError as exc:
-            failure = failure_of(exc)
-        if failure is None and progress is not None:
-            progress(replay.events)
-        return VerificationReport(
-            ok=failure is None,
-            path=path,
-            events_verified=replay.events,
-            first_seq=from_seq or 0,
-            last_seq=replay.last_seq,
-            run_digest=None if failure is not None else reader.digest.hex(),
-            closed=replay.closed,
-            failure=failure,
-        )
+
+def report_of(path: str | None, first_seq: int, stretch: Stretch) -> VerificationReport:
+    """The report of a verification that started at ``first_seq``."""
+    failure = stretch.failure
+    return VerificationReport(
+        ok=failure is None,
+        path=path,
+        events_verified=stretch.events,
+        first_seq=first_seq,
+        last_seq=stretch.last_seq,
+        run_digest=None if failure is not None else stretch.digest.hex(),
+        closed=stretch.closed,
+        failure=failure,
+    )
 
 
 def _run_or_raise(replay: _Replay, what: str, **options: Any) -> None:
