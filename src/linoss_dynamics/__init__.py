@@ -9,7 +9,8 @@ count.
 - The functional API of linoss-dynamics 0.2 (``linoss_step``, ...), unchanged.
 - ``is_stable`` and ``Oscillator.analysis`` for the stable regions and spectra.
 - ``Recorder`` writes a run as a canonical, hash-chained log; ``verify`` replays
-  it against the core and names the first event that differs.
+  it against the core and names the first event that differs; ``verify_many``
+  checks collections of logs on a process pool or a Dask cluster.
 """
 
 from ._version import __version__
@@ -35,18 +36,23 @@ from .errors import (
     LogLockedError,
     LogTruncatedError,
     NonFiniteStateError,
+    SequentialVerifyWarning,
     UnstableSchemeError,
     UnsupportedModeError,
     UnsupportedVersionError,
 )
 from .events import (
+    CollectionReport,
     DiffReport,
     Failure,
     FailureCode,
     InspectReport,
+    LogStatus,
+    LogVerification,
     VerificationReport,
 )
 from .export import export_jsonl
+from .fleet import verify_each, verify_many
 from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
 from .recorder import Recorder, Transition
@@ -63,6 +69,7 @@ from .verify import checkpoints, diff, state_at, verify
 __all__ = [
     "STABLE_REGION",
     "ChainBrokenError",
+    "CollectionReport",
     "DiffReport",
     "Failure",
     "FailureCode",
@@ -77,12 +84,15 @@ __all__ = [
     "LogFormatError",
     "LogLockedError",
     "LogReader",
+    "LogStatus",
     "LogTruncatedError",
+    "LogVerification",
     "LogWriter",
     "NonFiniteStateError",
     "Oscillator",
     "Recorder",
     "Scheme",
+    "SequentialVerifyWarning",
     "SpectralAnalysis",
     "SyncPolicy",
     "Transition",
@@ -106,4 +116,6 @@ __all__ = [
     "state_at",
     "summarize",
     "verify",
+    "verify_each",
+    "verify_many",
 ]

@@ -9,19 +9,32 @@ report model; human output is short and exact. Only this module prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, FiniteFloat, ValidationError
 
 from ._version import __version__
-from .errors import LinOSSError, LogError, UnsupportedVersionError
-from .events import FailureCode, RunSpecModel, VerificationReport
+from .errors import (
+    LinOSSError,
+    LogError,
+    SequentialVerifyWarning,
+    UnsupportedVersionError,
+)
+from .events import (
+    FailureCode,
+    LogStatus,
+    LogVerification,
+    RunSpecModel,
+    VerificationReport,
+)
 from .oscillator import Oscillator
 
 EXIT_OK = 0
@@ -222,9 +235,14 @@ def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     progress = _Progress("verified")
-    report = verify(
-        args.path, from_seq=args.from_seq, to_seq=args.to_seq, progress=progress
-    )
+    with _notices("verify"):
+        report = verify(
+            args.path,
+            from_seq=args.from_seq,
+            to_seq=args.to_seq,
+            workers=args.workers,
+            progress=progress,
+        )
     progress.done()
     if args.json:
         _print_json(report)
@@ -241,6 +259,103 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"FAILED after {report.events_verified:,} verified events")
         print(_describe_failure(report))
     return _verification_exit(report)
+
+
+@contextlib.contextmanager
+def _notices(verb: str) -> Iterator[None]:
+    """Print the package's warnings as one-line notices on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SequentialVerifyWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(f"linoss {verb}: notice: {warning.message}", file=sys.stderr)
+
+
+def _list_paths(args: argparse.Namespace) -> list[str] | None:
+    paths = list(args.paths)
+    if args.from_file is not None:
+        try:
+            with open(args.from_file, encoding="utf-8") as handle:
+                lines = [line.strip() for line in handle]
+        except (OSError, UnicodeDecodeError) as exc:
+            print(
+                f"linoss verify-many: cannot read {args.from_file}: {exc}",
+                file=sys.stderr,
+            )
+            return None
+        paths += [line for line in lines if line and not line.startswith("#")]
+    if not paths:
+        print(
+            "linoss verify-many: no logs given: pass paths or --from-file LIST",
+            file=sys.stderr,
+        )
+        return None
+    return paths
+
+
+def _verify_many(args: argparse.Namespace) -> int:
+    from .fleet import dask_executor, verify_many
+
+    paths = _list_paths(args)
+    if paths is None:
+        return EXIT_CANNOT_START
+    total = len(paths)
+    done = 0
+
+    def show(result: LogVerification) -> None:
+        nonlocal done
+        done += 1
+        if args.json:
+            return
+        report = result.report
+        if result.status is LogStatus.VERIFIED and report is not None:
+            line = f"ok      {result.path}: {report.events_verified:,} events, run digest {report.run_digest}"
+        elif report is not None and report.failure is not None:
+            f = report.failure
+            line = f"FAILED  {result.path}: {f.code.value} at seq {f.seq}: {f.message}"
+        else:
+            line = f"ERROR   {result.path}: {result.error}"
+        print(f"[{done}/{total}] {line}", flush=True)
+
+    with contextlib.ExitStack() as stack:
+        executor = None
+        workers = args.workers
+        if args.dask or args.scheduler is not None:
+            try:
+                executor = stack.enter_context(
+                    dask_executor(args.scheduler, workers=args.workers)
+                )
+            except OSError as exc:
+                print(
+                    f"linoss verify-many: cannot reach the Dask scheduler at "
+                    f"{args.scheduler}: {exc}",
+                    file=sys.stderr,
+                )
+                return EXIT_CANNOT_START
+            workers = None
+        elif workers == 1:
+            workers = None  # in this process
+        report = verify_many(
+            paths,
+            executor=executor,
+            workers=workers,
+            retries=args.retries,
+            on_result=show,
+        )
+    if args.json:
+        _print_json(report)
+    else:
+        print(
+            f"{'ok' if report.ok else 'FAILED'}: {report.verified:,} of {report.logs:,} "
+            f"logs verified, {report.failed:,} failed, {report.errors:,} not verified; "
+            f"{report.events_verified:,} events in {report.seconds:.2f} s"
+        )
+        for result in report.results:
+            if result.status is not LogStatus.VERIFIED:
+                print(f"  {result.status.value}: {result.path}")
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -360,6 +475,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {value}")
+    return value
+
+
 def _seq(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -408,7 +530,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="from_seq", type=_seq, help="start at this checkpoint"
     )
     check.add_argument("--to", dest="to_seq", type=_seq, help="stop after this event")
+    check.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="verify the stretches between checkpoints in N processes",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    many = verb(
+        "verify-many",
+        _verify_many,
+        "verify a collection of logs, here, in a process pool or on a Dask cluster",
+    )
+    many.add_argument("paths", nargs="*", metavar="PATH", help="logs (or URLs)")
+    many.add_argument(
+        "--from-file",
+        metavar="LIST",
+        help="also verify the logs listed in this file, one per line",
+    )
+    many.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="processes (default 1: in this process); with --dask, local workers",
+    )
+    many.add_argument(
+        "--dask",
+        action="store_true",
+        help="run on Dask: a local cluster, or the one at --scheduler",
+    )
+    many.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a Dask scheduler (implies --dask)"
+    )
+    many.add_argument(
+        "--retries",
+        type=_count,
+        default=2,
+        help="resubmit a log whose worker was lost this many times (default 2)",
+    )
+    many.add_argument("--json", action="store_true", help="print the report as JSON")
 
     inspect = verb("inspect", _inspect, "summarize a log without replaying it")
     inspect.add_argument("path")

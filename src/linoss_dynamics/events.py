@@ -29,6 +29,7 @@ from .schemes import Scheme
 __all__ = [
     "CheckpointTaken",
     "CheckpointTakenModel",
+    "CollectionReport",
     "DiffReport",
     "EnergySummary",
     "Event",
@@ -38,6 +39,8 @@ __all__ = [
     "FailureCode",
     "Fingerprint",
     "InspectReport",
+    "LogStatus",
+    "LogVerification",
     "ParamsChanged",
     "ParamsChangedModel",
     "RunClosed",
@@ -454,6 +457,46 @@ class VerificationReport(_Model):
     )
     closed: bool = Field(default=False, description="the log ends with run_closed")
     failure: Failure | None = None
+
+
+class LogStatus(str, enum.Enum):
+    """What became of one log of a collection. Stable values: scripts match on them."""
+
+    VERIFIED = "verified"
+    FAILED = "failed"
+    """Replayed, and an event failed: the report says which."""
+    ERROR = "error"
+    """Not verified: missing, not a log, or its verification did not finish."""
+
+
+class LogVerification(_Model):
+    """The verification of one log of a collection."""
+
+    path: str
+    status: LogStatus
+    report: VerificationReport | None = Field(
+        default=None, description="None when the log could not be verified"
+    )
+    error: str | None = Field(
+        default=None, description="why the log could not be verified"
+    )
+    attempts: int = Field(ge=1, description="1, or more when a worker was lost")
+    seconds: float = Field(ge=0, description="time the last attempt took")
+
+
+class CollectionReport(_Model):
+    """The verification of a collection of logs."""
+
+    ok: bool = Field(description="every log verified")
+    logs: NonNegativeInt
+    verified: NonNegativeInt
+    failed: NonNegativeInt
+    errors: NonNegativeInt
+    events_verified: NonNegativeInt = Field(description="over every log")
+    seconds: float = Field(ge=0, description="wall time of the whole collection")
+    results: list[LogVerification] = Field(
+        description="failed logs first, then errors, then verified; each in input order"
+    )
 
 
 class DiffReport(_Model):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .errors import LogFormatError
 from .events import (
     CheckpointTakenModel,
+    CollectionReport,
     DiffReport,
     EventModel,
     InspectReport,
@@ -82,6 +83,7 @@ _SCHEMAS: dict[str, Any] = {
     "verification_report": VerificationReport,
     "diff_report": DiffReport,
     "inspect_report": InspectReport,
+    "collection_report": CollectionReport,
 }
 
 
