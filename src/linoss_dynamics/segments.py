@@ -141,6 +141,7 @@ def _combine(
 def verify_in_segments(
     source: Source,
     start: Start,
+    found: list[tuple[int, int]] | None,
     *,
     workers: int,
     to_seq: int | None,
@@ -149,7 +150,8 @@ def verify_in_segments(
 ) -> VerificationReport | None:
     """Verify a log's stretches between checkpoints in ``workers`` processes.
 
-    Returns None, after a ``SequentialVerifyWarning``, when the log is better
+    ``found`` lists the log's checkpoints as ``(seq, offset)`` if the caller
+    has them already. Returns None, after a ``SequentialVerifyWarning``, when the log is better
     verified sequentially: a source that is not a path, a log that cannot be
     scanned (damaged, or not a log: the sequential verification then reports
     exactly where), or no checkpoint to split at.
@@ -158,11 +160,12 @@ def verify_in_segments(
         _notice("worker processes open the log by path; got bytes or a stream")
         return None
     path = os.fspath(source)
-    try:
-        found = checkpoints(path, max_frame_bytes=max_frame_bytes)
-    except LogError as exc:
-        _notice(f"the log cannot be split ({exc})")
-        return None
+    if found is None:
+        try:
+            found = checkpoints(path, max_frame_bytes=max_frame_bytes)
+        except LogError as exc:
+            _notice(f"the log cannot be split ({exc})")
+            return None
     plan = _plan(found, start, to_seq, workers * TASKS_PER_WORKER)
     if len(plan) == 1:
         _notice("the log has no checkpoint to split at in the range verified")

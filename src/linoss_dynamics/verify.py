@@ -5,6 +5,8 @@ and initial state, through the same ``Stepper`` the recorder used, and checks
 for every event the hash chain, the state digest and the exact bytes of the
 energies. It streams: memory does not grow with the length of the log. The
 first failure stops it and is described in the ``VerificationReport``.
+``verify(path, workers=N)`` replays the stretches between checkpoints in N
+processes with the same result (``segments``).
 """
 
 from __future__ import annotations
@@ -548,8 +550,9 @@ def verify(
         )
     first_seq = from_seq or 0
     start = None
+    found = None
     if from_seq:
-        _, offset = _checkpoint_offset(source, from_seq, max_frame_bytes)
+        found, offset = _checkpoint_offset(source, from_seq, max_frame_bytes)
         start = (from_seq, offset)
         _rewind(source)
     if workers is not None and workers > 1:
@@ -558,6 +561,7 @@ def verify(
         report = verify_in_segments(
             source,
             start,
+            found,
             workers=workers,
             to_seq=to_seq,
             progress=progress,
