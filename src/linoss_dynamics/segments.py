@@ -218,7 +218,9 @@ def _collect(
             continue
         i = futures[future]
         stretch = results[i] = future.result()
-        verified += stretch.events
+        # A stretch after the first starts at the checkpoint that the one
+        # before it ended on: count that event once.
+        verified += stretch.events - (i > 0 and stretch.events > 0)
         if stretch.failure is not None:
             for other, j in futures.items():
                 if j > i:
