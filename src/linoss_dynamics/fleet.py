@@ -53,7 +53,9 @@ def _open(path: str) -> str | IO[bytes]:
         ) from None
     try:
         stream: IO[bytes] = fsspec.open(path, "rb").open()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
+        # ImportError: fsspec knows the protocol but its package (s3fs, gcsfs,
+        # ...) is not installed where this runs; its message names the package.
         raise LogError(f"cannot open {path}: {exc}", path=path) from None
     return stream
 
@@ -95,12 +97,14 @@ def _paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         )
     out = []
     for path in paths:
-        if not isinstance(path, (str, os.PathLike)):
+        name = os.fspath(path) if isinstance(path, os.PathLike) else path
+        if not isinstance(name, str):
             raise InvalidValueError(
-                f"paths must hold str or os.PathLike; got {type(path).__name__}",
+                "paths must hold str or os.PathLike of str; got "
+                f"{type(path).__name__} ({type(name).__name__} path)",
                 argument="paths",
             )
-        out.append(os.fspath(path))
+        out.append(name)
     return out
 
 
@@ -169,9 +173,24 @@ def verify_each(
         max_frame_bytes: Bound on a frame's declared size.
 
     Results come in the order they finish (in input order without an executor
-    or workers). Every log gets exactly one result.
+    or workers). Every log gets exactly one result. Arguments are checked
+    here, before the first result is asked for.
     """
     names = _paths(paths)
+    _check_options(executor, workers, retries)
+    indexed = _verify_indexed(
+        names,
+        executor=executor,
+        workers=workers,
+        retries=retries,
+        max_frame_bytes=max_frame_bytes,
+    )
+    return (result for _, result in indexed)
+
+
+def _check_options(
+    executor: Executor | None, workers: int | None, retries: int
+) -> None:
     _check_count("retries", retries, 0)
     if workers is not None:
         _check_count("workers", workers, 1)
@@ -179,9 +198,20 @@ def verify_each(
             raise InvalidValueError(
                 "pass executor or workers, not both", argument="workers"
             )
+
+
+def _verify_indexed(
+    names: list[str],
+    *,
+    executor: Executor | None,
+    workers: int | None,
+    retries: int,
+    max_frame_bytes: int,
+) -> Iterator[tuple[int, LogVerification]]:
+    """``verify_each`` with each result's input position, as results finish."""
     if executor is None and workers is None:
-        for name in names:
-            yield verify_log(name, max_frame_bytes)
+        for i, name in enumerate(names):
+            yield i, verify_log(name, max_frame_bytes)
         return
     own = None
     if executor is None:
@@ -191,25 +221,26 @@ def verify_each(
         submit = executor.submit
     try:
         pending = {
-            submit(verify_log, name, max_frame_bytes): (name, 1) for name in names
+            submit(verify_log, name, max_frame_bytes): (i, 1)
+            for i, name in enumerate(names)
         }
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                name, attempt = pending.pop(future)
+                i, attempt = pending.pop(future)
                 try:
                     result = future.result()
                 except Exception as exc:  # the task did not finish: retry or report
                     if attempt <= retries:
                         with contextlib.suppress(Exception):
-                            pending[submit(verify_log, name, max_frame_bytes)] = (
-                                name,
+                            pending[submit(verify_log, names[i], max_frame_bytes)] = (
+                                i,
                                 attempt + 1,
                             )
                             continue
-                    yield _lost(name, attempt, exc)
+                    yield i, _lost(names[i], attempt, exc)
                     continue
-                yield result.model_copy(update={"attempts": attempt})
+                yield i, result.model_copy(update={"attempts": attempt})
     finally:
         if own is not None:
             own.shutdown()
@@ -231,19 +262,20 @@ def verify_many(
     """
     started = time.perf_counter()
     names = _paths(paths)
-    index = {name: i for i, name in reversed(list(enumerate(names)))}
-    results = []
-    for result in verify_each(
+    _check_options(executor, workers, retries)
+    arrived = []
+    for i, result in _verify_indexed(
         names,
         executor=executor,
         workers=workers,
         retries=retries,
         max_frame_bytes=max_frame_bytes,
     ):
-        results.append(result)
+        arrived.append((_ORDER[result.status], i, result))
         if on_result is not None:
             on_result(result)
-    results.sort(key=lambda r: (_ORDER[r.status], index[r.path]))
+    arrived.sort(key=lambda entry: entry[:2])
+    results = [result for _, _, result in arrived]
     counts = {status: 0 for status in LogStatus}
     for result in results:
         counts[result.status] += 1
