@@ -863,8 +863,13 @@ def details_table(result: Mapping[str, Any]) -> str:
         [
             f"`verify(path, workers={workers})`",
             f"{fmt(par)} ({fmt(par / events)} per event); a perfect split would "
-            f"take {fmt(seq / workers)}, so {fmt(par - seq / workers)} goes "
-            "beyond it",
+            f"take {fmt(seq / workers)}, "
+            + (
+                f"so {fmt(par - seq / workers)} goes beyond it"
+                if par >= seq / workers
+                else f"{fmt(seq / workers - par)} more than this took (the "
+                "workers' rounds ran faster than the sequential ones)"
+            ),
         ],
         [
             "- of which `checkpoints(path)`, the scan that plans the split",
