@@ -8,6 +8,7 @@ verifying when any of its parts changes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -96,7 +97,7 @@ class TestTree:
         bounds = [0, *cuts, n]
         whole = MerkleTree()
 
-        for lo, hi in zip(bounds, bounds[1:], strict=False):
+        for lo, hi in itertools.pairwise(bounds):
             part = MerkleTree(lo)
             for item in data[lo:hi]:
                 part.append(item)

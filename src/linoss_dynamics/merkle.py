@@ -332,7 +332,7 @@ def root_from_range(
     ``first`` to ``first + len(leaves) - 1`` and their ``range_proof``; None if
     the proof has the wrong length."""
     last = first + len(leaves)
-    if not leaves or not 0 <= first or last > size:
+    if not leaves or first < 0 or last > size:
         return None
     outside = iter(proof)
     expected = sum(1 for _ in _outside(first, last, size))
