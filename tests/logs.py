@@ -232,7 +232,9 @@ def record(
     written = list(records)
     digests = [writer.write(event) for event in written]
     if close:
-        written.append(events.RunClosed(writer.seq, writer.seq, writer.digest))
+        written.append(
+            events.RunClosed(writer.seq, writer.seq, writer.digest, writer.tree_root)
+        )
     writer.close(clean=close)
     if close:
         digests.append(writer.digest)

@@ -24,6 +24,7 @@ from .compat import (
     linoss_step_impl,
 )
 from .errors import (
+    AuditError,
     ChainBrokenError,
     InvalidDampingError,
     InvalidDtypeError,
@@ -36,6 +37,7 @@ from .errors import (
     LogLockedError,
     LogTruncatedError,
     NonFiniteStateError,
+    SealKeyError,
     SequentialVerifyWarning,
     UnstableSchemeError,
     UnsupportedModeError,
@@ -57,6 +59,7 @@ from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
 from .recorder import Recorder, Transition
 from .schemes import Scheme
+from .seals import SealedCheckpoint, SealKey, read_seals
 from .stability import (
     STABLE_REGION,
     SpectralAnalysis,
@@ -68,6 +71,7 @@ from .verify import checkpoints, diff, state_at, verify
 
 __all__ = [
     "STABLE_REGION",
+    "AuditError",
     "ChainBrokenError",
     "CollectionReport",
     "DiffReport",
@@ -92,6 +96,9 @@ __all__ = [
     "Oscillator",
     "Recorder",
     "Scheme",
+    "SealKey",
+    "SealKeyError",
+    "SealedCheckpoint",
     "SequentialVerifyWarning",
     "SpectralAnalysis",
     "SyncPolicy",
@@ -113,6 +120,7 @@ __all__ = [
     "linoss_step",
     "linoss_step_impl",
     "max_stable_dt",
+    "read_seals",
     "state_at",
     "summarize",
     "verify",

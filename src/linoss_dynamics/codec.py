@@ -24,8 +24,12 @@ Event layouts (``[code, field, ...]``)::
     ParamsChanged    [2, seq, spec]
     StateWritten     [3, seq, y, z, state_digest, energy]
     CheckpointTaken  [4, seq, spec, y, z, state_digest, energy]
-    RunClosed        [5, seq, events, run_digest]
+    RunClosed        [5, seq, events, run_digest, tree_root]
     spec             [scheme, A, G, dt, B, allow_unstable]
+
+``tree_root`` is the 32-byte BLAKE2b-256 Merkle root of the bodies of events 0
+to ``seq - 1`` (see ``merkle``); schema 1 had no ``tree_root``, and its closing
+records are upcast with ``tree_root`` nil.
 
 ``u`` is nil, a float or an array; ``dt`` (per step) nil, a float or an array;
 ``y``, ``z`` in a step are nil unless the recorder keeps full states.
@@ -42,7 +46,10 @@ Digests (all xxh3-128, 16 bytes):
   versions or time, so two recordings of one run compare with one value.
 
 xxh3 detects accidental damage and divergence; it is not a cryptographic hash
-and does not stop someone who rewrites a log on purpose.
+and does not stop someone who rewrites a log on purpose. The Merkle root in the
+closing record and the sealed checkpoints of ``seals`` do.
+
+Schema versions: 1, the first; 2 adds ``tree_root`` to the closing record.
 """
 
 from __future__ import annotations
@@ -92,7 +99,7 @@ FORMAT_VERSION: Final = 1
 MAGIC_PREFIX: Final = b"\x89LINOSS"
 MAGIC: Final = MAGIC_PREFIX + bytes([FORMAT_VERSION])
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Version of the event layouts above. Older logs are upcast on reading."""
 
 HASH_ALGORITHMS: Final = ("xxh3-128", "xxh3-64")
@@ -109,6 +116,7 @@ _LE_F64: Final = np.dtype("<f8")
 _NATIVE_LE_F64: Final = np.dtype(np.float64) if np.little_endian else None
 
 DIGEST_SIZE: Final = 16
+TREE_ROOT_SIZE: Final = 32
 
 
 class BodyError(Exception):
@@ -222,10 +230,16 @@ def _spec_obj(spec: RunSpec) -> list[Any]:
     ]
 
 
+def run_bytes(spec: RunSpec, y0: FloatArray, z0: FloatArray) -> bytes:
+    """The canonical bytes of a run's parameters and initial state, which both
+    the chain's genesis digest and the run id (``seals.run_id``) hash."""
+    data: bytes = msgpack.packb([_spec_obj(spec), _ext(y0), _ext(z0)], use_bin_type=True)
+    return data
+
+
 def genesis_digest(spec: RunSpec, y0: FloatArray, z0: FloatArray) -> bytes:
     """The digest the chain starts from: parameters and initial state only."""
-    body = msgpack.packb([_spec_obj(spec), _ext(y0), _ext(z0)], use_bin_type=True)
-    return xxhash.xxh3_128_digest(b"linoss-run\0" + body)
+    return xxhash.xxh3_128_digest(b"linoss-run\0" + run_bytes(spec, y0, z0))
 
 
 # -- encoding -----------------------------------------------------------------
@@ -286,7 +300,13 @@ def encode_event(record: Event) -> bytes:
             float(record.energy),
         ]
     elif isinstance(record, RunClosed):
-        obj = [int(EventKind.RUN_CLOSED), record.seq, record.events, record.run_digest]
+        obj = [
+            int(EventKind.RUN_CLOSED),
+            record.seq,
+            record.events,
+            record.run_digest,
+            record.tree_root,
+        ]
     else:
         raise TypeError(f"not an event record: {type(record).__name__}")
     return _pack(obj)
@@ -378,11 +398,21 @@ def encode_step(
 # -- decoding -----------------------------------------------------------------
 
 Upcaster = Callable[[list[Any]], list[Any]]
-UPCASTERS: dict[int, Upcaster] = {}
+
+
+def _closing_record_gets_a_tree_root(event: list[Any]) -> list[Any]:
+    """Schema 1 to 2: a closing record without a Merkle root has a nil one."""
+    if _code(event) == EventKind.RUN_CLOSED:
+        return [*event, None]
+    return event
+
+
+UPCASTERS: dict[int, Upcaster] = {1: _closing_record_gets_a_tree_root}
 """``UPCASTERS[v]`` turns a decoded event list of schema ``v`` into schema ``v + 1``.
 
 Each schema change adds one function here and a fixture log written in the old
-schema under ``fixtures/``; readers then upcast old logs event by event.
+schema under ``fixtures/``; readers then upcast old logs event by event (the
+canonical check applies to the bytes as written, before upcasting).
 """
 
 
@@ -447,6 +477,12 @@ def _digest(value: Any, name: str) -> bytes:
         raise BodyError(
             f"{name} must be {DIGEST_SIZE} bytes of digest; got {value!r:.60}"
         )
+    return value
+
+
+def _root(value: Any) -> bytes:
+    if type(value) is not bytes or len(value) != TREE_ROOT_SIZE:
+        raise BodyError(f"tree_root must be {TREE_ROOT_SIZE} bytes (bin) or nil")
     return value
 
 
@@ -771,8 +807,11 @@ def decode_event(
             _float(energy, "energy"),
         )
     if code == EventKind.RUN_CLOSED:
-        _, seq, events, run_digest = _list(obj, 4, "run_closed")
+        _, seq, events, run_digest, tree_root = _list(obj, 5, "run_closed")
         return RunClosed(
-            _int(seq, "seq"), _int(events, "events"), _digest(run_digest, "run_digest")
+            _int(seq, "seq"),
+            _int(events, "events"),
+            _digest(run_digest, "run_digest"),
+            None if tree_root is None else _root(tree_root),
         )
     raise BodyError(f"unknown event code {code!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuditError",
     "ChainBrokenError",
     "InvalidDampingError",
     "InvalidDtypeError",
@@ -24,6 +25,7 @@ __all__ = [
     "LogLockedError",
     "LogTruncatedError",
     "NonFiniteStateError",
+    "SealKeyError",
     "SequentialVerifyWarning",
     "UnstableSchemeError",
     "UnsupportedModeError",
@@ -135,6 +137,14 @@ class ChainBrokenError(LogError):
 
 class LogLockedError(LogError, BlockingIOError):
     """Another writer holds the log."""
+
+
+class AuditError(LinOSSError):
+    """A seal key, sealed checkpoint, proof or bundle is malformed or does not verify."""
+
+
+class SealKeyError(AuditError):
+    """No usable seal key: missing, unreadable, or not 16 to 64 bytes of hex."""
 
 
 class SequentialVerifyWarning(UserWarning):

@@ -153,6 +153,8 @@ class RunClosed(NamedTuple):
     seq: int
     events: int
     run_digest: bytes
+    tree_root: bytes | None = None
+    """Merkle root of events 0 to ``seq - 1``; None in logs of schema 1."""
 
 
 Event = StepApplied | ParamsChanged | StateWritten | CheckpointTaken | RunClosed
@@ -172,6 +174,20 @@ KIND_OF: dict[type, EventKind] = {  # the record type of each event kind
 Digest = Annotated[
     str,
     Field(pattern=r"^[0-9a-f]{32}$", description="xxh3-128 digest, 32 hex digits"),
+]
+TreeRoot = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="BLAKE2b-256 Merkle root, 64 hex digits",
+    ),
+]
+AnyDigest = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9a-f]{32}|[0-9a-f]{64})$",
+        description="an xxh3-128 digest (32 hex digits) or a Merkle root (64)",
+    ),
 ]
 Vector = list[FiniteFloat]
 Matrix = list[list[FiniteFloat]]
@@ -279,6 +295,9 @@ class RunClosedModel(_Model):
     seq: NonNegativeInt
     events: NonNegativeInt
     run_digest: Digest
+    tree_root: TreeRoot | None = Field(
+        default=None, description="Merkle root of the events before; null in schema 1"
+    )
     digest: Digest
 
 
@@ -371,6 +390,7 @@ def record_to_model(record: Event, digest: bytes) -> BaseModel:
         seq=record.seq,
         events=record.events,
         run_digest=record.run_digest.hex(),
+        tree_root=None if record.tree_root is None else record.tree_root.hex(),
         digest=hexd,
     )
 
@@ -407,6 +427,13 @@ class FailureCode(str, enum.Enum):
     """Why a verification failed. Stable values: scripts match on them."""
 
     CHAIN_BROKEN = "chain_broken"
+    TREE_ROOT_MISMATCH = "tree_root_mismatch"
+    """A Merkle root in the log or in a sealed checkpoint differs from the
+    root of the events as read."""
+    SEAL_INVALID = "seal_invalid"
+    """A sealed checkpoint was not made with the key given, or not for this run."""
+    SEAL_MISSING = "seal_missing"
+    """A key was given, and the log has no sealed checkpoint to check."""
     STATE_DIVERGED = "state_diverged"
     ENERGY_DIVERGED = "energy_diverged"
     FRAME_CORRUPT = "frame_corrupt"
@@ -439,8 +466,8 @@ class Failure(_Model):
     offset: int | None = Field(default=None, description="byte offset of its frame")
     message: str
     field: str | None = None
-    expected_digest: Digest | None = None
-    actual_digest: Digest | None = None
+    expected_digest: AnyDigest | None = None
+    actual_digest: AnyDigest | None = None
     mismatch: ValueMismatch | None = None
 
 
@@ -456,6 +483,13 @@ class VerificationReport(_Model):
         default=None, description="chain digest after the last verified event"
     )
     closed: bool = Field(default=False, description="the log ends with run_closed")
+    tree_root: TreeRoot | None = Field(
+        default=None,
+        description="Merkle root of the events verified (when verified from the header)",
+    )
+    seals_checked: NonNegativeInt = Field(
+        default=0, description="sealed checkpoints checked against the tree"
+    )
     failure: Failure | None = None
 
 

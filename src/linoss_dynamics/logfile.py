@@ -11,7 +11,10 @@ Layout::
 ``body`` is the event's canonical msgpack (see ``codec``); ``prev`` is the chain
 digest before this event (the genesis for the header and the first event), so
 the event's own chain digest is xxh3-128 of the contiguous ``prev | body``;
-``checksum`` is xxh3-64 of everything in the frame before it. The doubled length
+``checksum`` is xxh3-64 of everything in the frame before it. The writer also
+keeps the Merkle tree of the event bodies (``merkle``) and writes its root into
+the closing record; with a seal key it seals the tree into the sidecar file of
+sealed checkpoints (``seals``) when asked and when it closes. The doubled length
 tells a damaged length field from a cut tail, so a reader always knows whether a
 frame was torn (the file ends inside it: ``LogTruncatedError``), damaged
 (``LogCorruptError``) or intact but out of place (``ChainBrokenError``).
@@ -40,6 +43,7 @@ One writer at a time: the writer takes an exclusive advisory lock
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -61,6 +65,8 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .events import Event, RunClosed, RunStarted, RunStartedModel, header_to_model
+from .merkle import MerkleTree
+from .seals import SealedCheckpoint, SealKey, SealWriter, run_id, seals_path
 
 try:  # POSIX advisory locks; elsewhere the writer runs without one.
     import fcntl
@@ -168,7 +174,8 @@ class LogWriter:
         *,
         sync: SyncPolicy | None = None,
         path: str | None = None,
-        _resume: tuple[bytes, int] | None = None,
+        seals: SealWriter | None = None,
+        _resume: tuple[bytes, int, MerkleTree] | None = None,
     ) -> None:
         self._stream = stream
         self._path = path
@@ -177,11 +184,13 @@ class LogWriter:
         self._since_sync = 0
         self._closed = False
         self._fd: int | None = None
+        self._seals = seals
         if _resume is not None:
-            self._prev, self._seq = _resume
+            self._prev, self._seq, self._tree = _resume
             return
         if header is None:
             raise LogError("a new log needs a header (RunStarted)", path=path)
+        self._tree = MerkleTree()
         genesis = codec.genesis_digest(header.spec, header.y0, header.z0)
         self._buffer += codec.MAGIC
         frame_into(self._buffer, genesis, codec.encode_header(header))
@@ -199,8 +208,13 @@ class LogWriter:
         *,
         sync: SyncPolicy | None = None,
         overwrite: bool = False,
+        key: SealKey | None = None,
     ) -> LogWriter:
-        """Start a new log at ``path`` (refuses an existing file unless ``overwrite``)."""
+        """Start a new log at ``path`` (refuses an existing file unless ``overwrite``).
+
+        With a seal key, sealed checkpoints go to ``<path>.seals`` (replaced
+        along with the log when ``overwrite``).
+        """
         name = os.fspath(path)
         # Never O_TRUNC here: the file may be another writer's, and only the
         # lock says so. Truncate once the lock is ours.
@@ -218,7 +232,19 @@ class LogWriter:
         stream = _locked_stream(fd, name, "wb")
         if overwrite:
             os.ftruncate(fd, 0)
-        writer = cls(stream, header, sync=sync, path=name)
+        sealer = None
+        if key is not None:
+            try:
+                if overwrite:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(seals_path(name))
+                sealer = SealWriter(
+                    seals_path(name), key, run_id(header.spec, header.y0, header.z0)
+                )
+            except BaseException:
+                stream.close()
+                raise
+        writer = cls(stream, header, sync=sync, path=name, seals=sealer)
         writer._fd = fd
         return writer
 
@@ -230,6 +256,7 @@ class LogWriter:
         sync: SyncPolicy | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         discard_damaged_tail: bool = False,
+        key: SealKey | None = None,
     ) -> tuple[LogWriter, Recovery]:
         """Continue an existing log after its last valid frame.
 
@@ -239,6 +266,9 @@ class LogWriter:
         unless ``discard_damaged_tail`` says to cut the log at the first damaged
         frame (a power failure can persist later blocks before earlier ones, so
         the region after the last sync may look like that).
+
+        The Merkle tree is rebuilt from the events kept (hashing each once); with
+        a seal key, further sealed checkpoints are appended to ``<path>.seals``.
         """
         name = os.fspath(path)
         try:
@@ -247,15 +277,20 @@ class LogWriter:
             raise LogError(f"cannot open {name}: {exc.strerror}", path=name) from None
         stream = _locked_stream(fd, name, "r+b")
         try:
-            recovery, prev, seq = _recover(name, max_frame_bytes, discard_damaged_tail)
+            recovery, prev, seq, tree, run = _recover(
+                name, max_frame_bytes, discard_damaged_tail
+            )
             if recovery.discarded_bytes:
                 os.ftruncate(fd, recovery.valid_bytes)
                 os.fsync(fd)
             stream.seek(recovery.valid_bytes)
+            sealer = None if key is None else SealWriter(seals_path(name), key, run)
         except BaseException:
             stream.close()
             raise
-        writer = cls(stream, sync=sync, path=name, _resume=(prev, seq))
+        writer = cls(
+            stream, sync=sync, path=name, seals=sealer, _resume=(prev, seq, tree)
+        )
         writer._fd = fd
         return writer, recovery
 
@@ -275,6 +310,34 @@ class LogWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def sealed(self) -> bool:
+        """Whether this writer has a seal key."""
+        return self._seals is not None
+
+    def attach_seals(self, seals: SealWriter) -> None:
+        """Seal into ``seals`` from now on (a writer made without a key)."""
+        self._seals = seals
+
+    @property
+    def tree_root(self) -> bytes:
+        """Merkle root of the events written so far."""
+        return self._tree.root()
+
+    def seal(self) -> SealedCheckpoint:
+        """Seal the events so far into the sidecar file (written at the next sync).
+
+        Raises:
+            LogError: the writer has no seal key.
+        """
+        if self._seals is None:
+            raise LogError(
+                "this log writer has no seal key: open it with key=SealKey(...)",
+                path=self._path,
+                seq=self._seq,
+            )
+        return self._seals.seal(self._seq, self._tree.root())
+
     def write_body(self, body: bytes) -> bytes:
         """Append one canonical event body; returns its chain digest.
 
@@ -285,6 +348,7 @@ class LogWriter:
             raise LogError("the log writer is closed", path=self._path, seq=self._seq)
         buffer = self._buffer
         digest = frame_into(buffer, self._prev, body)
+        self._tree.append(body)
         self._prev = digest
         self._seq += 1
         if self._sync.every_n:
@@ -317,6 +381,9 @@ class LogWriter:
         if self._fd is not None:
             os.fsync(self._fd)
         self._since_sync = 0
+        if self._seals is not None:
+            # Only once the events they cover are durable.
+            self._seals.flush()
 
     def close(self, *, clean: bool = True) -> None:
         """Write the closing record (when ``clean``), sync and release the lock."""
@@ -324,10 +391,16 @@ class LogWriter:
             return
         try:
             if clean:
-                self.write(RunClosed(self._seq, self._seq, self._prev))
+                self.write(
+                    RunClosed(self._seq, self._seq, self._prev, self._tree.root())
+                )
+                if self._seals is not None:
+                    self.seal()
             self.sync()
         finally:
             self._closed = True
+            if self._seals is not None:
+                self._seals.close()
             if self._fd is not None:
                 self._stream.close()
 
@@ -357,12 +430,17 @@ def _locked_stream(fd: int, name: str, mode: str) -> BinaryIO:
 
 def _recover(
     name: str, max_frame_bytes: int, discard_damaged_tail: bool
-) -> tuple[Recovery, bytes, int]:
+) -> tuple[Recovery, bytes, int, MerkleTree, bytes]:
     reader = LogReader(name, max_frame_bytes=max_frame_bytes)
     try:
+        header = reader.header
+        run = run_id(header.spec, header.y0, header.z0)
+        tree = MerkleTree()
         events = 0
         try:
-            for _ in reader:
+            for body in reader.bodies():
+                reader.decode(body)
+                tree.append(body)
                 events += 1
         except (LogTruncatedError, LogCorruptError) as exc:
             size = os.path.getsize(name)
@@ -384,8 +462,10 @@ def _recover(
                 Recovery(events, valid, size - valid, f"torn tail: {exc}"),
                 reader.digest,
                 events,
+                tree,
+                run,
             )
-        return Recovery(events, reader.offset, 0, None), reader.digest, events
+        return Recovery(events, reader.offset, 0, None), reader.digest, events, tree, run
     finally:
         reader.close()
 

@@ -21,6 +21,7 @@ from .events import (
 )
 from .logfile import LogWriter, SyncPolicy
 from .oscillator import Oscillator
+from .seals import SealedCheckpoint, SealKey, SealWriter, run_id
 from .transition import Stepper, normalize_input
 
 __all__ = ["DEFAULT_CHECKPOINT_EVERY", "Recorder", "Transition"]
@@ -68,6 +69,11 @@ class Recorder:
             can be located element by element at any step (the log grows by
             16 P bytes per step).
         overwrite: Replace an existing file at ``target``.
+        key: A ``SealKey``: seal the Merkle tree of the log at every checkpoint
+            and when the log closes, into the sidecar file ``<target>.seals``
+            (see ``seals``). The key is never written to the log.
+        seals: Where the sealed checkpoints go instead: a path, or a writable
+            text stream (needed with ``key`` when ``target`` is a stream).
 
     Use as a context manager, or call ``close`` (which writes the closing record
     and syncs). An exception inside the ``with`` block keeps the events written
@@ -85,6 +91,8 @@ class Recorder:
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         full_state: bool = False,
         overwrite: bool = False,
+        key: SealKey | None = None,
+        seals: str | os.PathLike[str] | IO[str] | None = None,
     ) -> None:
         if not isinstance(oscillator, Oscillator):
             raise InvalidValueError(
@@ -111,13 +119,41 @@ class Recorder:
             z0=self._stepper.z,
             fingerprint=fingerprint(),
         )
-        if isinstance(target, (str, os.PathLike)):
-            self._writer = LogWriter.create(
-                target, header, sync=sync, overwrite=overwrite
+        if key is not None and not isinstance(key, SealKey):
+            raise InvalidValueError(
+                f"key must be a SealKey; got {type(key).__name__}", argument="key"
             )
+        if seals is not None and key is None:
+            raise InvalidValueError(
+                "seals names where sealed checkpoints go: pass key=SealKey(...) too",
+                argument="seals",
+            )
+        sealer = None
+        if seals is not None and key is not None:
+            sealer = SealWriter(
+                seals,
+                key,
+                run_id(header.spec, header.y0, header.z0),
+            )
+        if isinstance(target, (str, os.PathLike)):
+            if sealer is None:
+                self._writer = LogWriter.create(
+                    target, header, sync=sync, overwrite=overwrite, key=key
+                )
+            else:
+                self._writer = LogWriter.create(
+                    target, header, sync=sync, overwrite=overwrite
+                )
+                self._writer.attach_seals(sealer)
             self.path: str | None = os.fspath(target)
         else:
-            self._writer = LogWriter(target, header, sync=sync)
+            if key is not None and sealer is None:
+                raise InvalidValueError(
+                    "a log recorded into a stream keeps its sealed checkpoints where "
+                    "seals= says: pass seals=PATH or a text stream",
+                    argument="seals",
+                )
+            self._writer = LogWriter(target, header, sync=sync, seals=sealer)
             self.path = getattr(target, "name", None)
         self._checkpoint_every = checkpoint_every
         self._full_state = bool(full_state)
@@ -154,6 +190,11 @@ class Recorder:
     def run_digest(self) -> bytes:
         """Chain digest after the last event."""
         return self._writer.digest
+
+    @property
+    def tree_root(self) -> bytes:
+        """Merkle root of the events so far."""
+        return self._writer.tree_root
 
     # -- events -------------------------------------------------------------
 
@@ -221,7 +262,14 @@ class Recorder:
             CheckpointTaken(seq, spec_of(s.oscillator), s.y, s.z, s.digest(), s.energy)
         )
         self._steps_since_checkpoint = 0
+        if self._writer.sealed:
+            self._writer.seal()
         return seq
+
+    def seal(self) -> SealedCheckpoint:
+        """Seal the events so far (the recorder needs a key); returns the
+        sealed checkpoint, which is written to the seals file at the next sync."""
+        return self._writer.seal()
 
     def sync(self) -> None:
         """Make every event so far durable."""

@@ -18,6 +18,12 @@ The result is exactly as strong as a sequential verification:
 - The first failing stretch, in log order, gives the report's failure: every
   stretch before it passed, so its replay is the sequential one, and the
   failure is the one a sequential verification meets first.
+- Each stretch rebuilds the Merkle subtrees of its own events (up to, not
+  including, the checkpoint the next one starts at) and keeps the roots that
+  closing records and seals claim within it, with its subtrees at that point.
+  Here the subtrees are joined in log order into the tree of the whole log,
+  and each claim is checked against the root of the tree at its size: the
+  check a sequential verification makes as it reads.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Final
 
 from .errors import LogError, SequentialVerifyWarning
 from .events import Failure, FailureCode, VerificationReport
+from .merkle import MerkleTree
 from .verify import (
     Progress,
     Source,
@@ -39,6 +46,7 @@ from .verify import (
     failure_of,
     replay_stretch,
     report_of,
+    root_mismatch,
 )
 
 __all__ = ["TASKS_PER_WORKER", "verify_in_segments"]
@@ -67,12 +75,26 @@ def pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _verify_stretch(
-    path: str, start: Start, to_seq: int | None, max_frame_bytes: int
+    path: str,
+    start: Start,
+    to_seq: int | None,
+    max_frame_bytes: int,
+    sealed: dict[int, bytes] | None,
+    last: bool,
 ) -> Stretch:
-    """Worker task: replay one stretch; a log that cannot be opened is its failure."""
+    """Worker task: replay one stretch; a log that cannot be opened is its failure.
+
+    The stretch's tree stops before its last event unless it is the ``last``
+    stretch: that checkpoint starts the next one, whose tree it joins.
+    """
     try:
         return replay_stretch(
-            path, start, to_seq=to_seq, max_frame_bytes=max_frame_bytes
+            path,
+            start,
+            to_seq=to_seq,
+            max_frame_bytes=max_frame_bytes,
+            sealed=sealed,
+            leaf_end=None if last else to_seq,
         )
     except LogError as exc:
         return Stretch(0, None, b"", None, False, failure_of(exc))
@@ -117,10 +139,15 @@ def _combine(
     path: str,
     plan: list[tuple[Start, int | None]],
     results: list[Stretch | None],
+    sealed: dict[int, bytes] | None,
+    whole: bool,
 ) -> VerificationReport:
     """One report from the stretches that decide it: every one up to the first
-    failing one, or all of them."""
+    failing one, or all of them. ``whole``: verified to the end, so a log
+    shorter than its ``sealed`` roots fails."""
     first_seq = _seq_of(plan[0][0])
+    tree = MerkleTree() if plan[0][0] is None else None
+    seals_checked = 0
     previous: Stretch | None = None
     for i, ((begin, _), stretch) in enumerate(zip(plan, results, strict=True)):
         assert stretch is not None
@@ -130,10 +157,31 @@ def _combine(
                 stretch = Stretch(0, None, b"", None, False, _changed(seq))
             if stretch.last_seq is None:
                 stretch = stretch._replace(last_seq=previous.last_seq)
+        if tree is not None:
+            # Claims made inside this stretch, against the tree of the log so far.
+            for claim in stretch.claims:
+                if stretch.failure is not None and stretch.failure.seq < claim.seq:
+                    break
+                actual = tree.root_with(claim.blocks)
+                if actual != claim.root:
+                    failed = root_mismatch(claim, actual)
+                    stretch = stretch._replace(
+                        events=claim.seq - seq,
+                        last_seq=claim.seq - 1 if claim.seq > first_seq else None,
+                        failure=failed,
+                    )
+                    break
+                seals_checked += claim.sealed
+            seals_checked += stretch.seals_checked
+            tree.extend(stretch.blocks)
         if stretch.failure is not None or i == len(plan) - 1:
             # Events before this stretch's start, then its own.
-            counted = stretch._replace(events=seq - first_seq + stretch.events)
-            return report_of(path, first_seq, counted)
+            counted = stretch._replace(
+                events=seq - first_seq + stretch.events,
+                root=None if tree is None else tree.root(),
+                seals_checked=seals_checked,
+            )
+            return report_of(path, first_seq, counted, sealed if whole else None)
         previous = stretch
     raise AssertionError("unreachable: the last stretch returns")  # pragma: no cover
 
@@ -147,6 +195,7 @@ def verify_in_segments(
     to_seq: int | None,
     progress: Progress | None,
     max_frame_bytes: int,
+    sealed: dict[int, bytes] | None = None,
 ) -> VerificationReport | None:
     """Verify a log's stretches between checkpoints in ``workers`` processes.
 
@@ -176,7 +225,15 @@ def verify_in_segments(
         max_workers=min(workers, len(plan)), mp_context=pool_context()
     ) as pool:
         futures: dict[Future[Stretch], int] = {
-            pool.submit(_verify_stretch, path, begin, end, max_frame_bytes): i
+            pool.submit(
+                _verify_stretch,
+                path,
+                begin,
+                end,
+                max_frame_bytes,
+                _within(sealed, begin, end),
+                i == len(plan) - 1,
+            ): i
             for i, (begin, end) in enumerate(plan)
         }
         try:
@@ -190,12 +247,36 @@ def verify_in_segments(
     for i in range(needed):
         if results[i] is None:
             begin, end = plan[i]
-            results[i] = _verify_stretch(path, begin, end, max_frame_bytes)
+            results[i] = _verify_stretch(
+                path,
+                begin,
+                end,
+                max_frame_bytes,
+                _within(sealed, begin, end),
+                i == len(plan) - 1,
+            )
             needed = _needed(results)
-    report = _combine(path, plan[:needed], results[:needed])
+    report = _combine(
+        path, plan[:needed], results[:needed], sealed, whole=to_seq is None
+    )
     if progress is not None and report.ok:
         progress(report.events_verified)
     return report
+
+
+def _within(
+    sealed: dict[int, bytes] | None, begin: Start, end: int | None
+) -> dict[int, bytes] | None:
+    """The sealed roots whose size a stretch's tree reaches (it holds the
+    events from ``begin`` to before ``end``)."""
+    if not sealed:
+        return None
+    low = _seq_of(begin)
+    return {
+        size: root
+        for size, root in sealed.items()
+        if low < size and (end is None or size <= end)
+    }
 
 
 def _needed(results: list[Stretch | None]) -> int:

@@ -23,6 +23,7 @@ from . import codec
 from ._typing import FloatArray
 from .codec import BodyError, encode_step, is_step, step_inputs
 from .errors import (
+    AuditError,
     ChainBrokenError,
     InvalidValueError,
     LinOSSError,
@@ -49,6 +50,8 @@ from .events import (
     spec_of,
 )
 from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
+from .merkle import EMPTY_ROOT, MerkleTree
+from .seals import SealKey, read_seals, run_id, seals_path
 from .transition import StepOutcome, Stepper
 
 __all__ = ["Progress", "checkpoints", "diff", "state_at", "trajectory", "verify"]
@@ -330,19 +333,72 @@ def _apply_other(
         )
 
 
-class _Replay:
-    """Replays the events of an open reader against a ``Stepper``."""
+class Claim(NamedTuple):
+    """A Merkle root the log or a seal claims for its first ``size`` events,
+    left for the caller to check when the tree of a stretch does not start at
+    event 0 (``blocks`` then holds the stretch's subtrees up to ``size``)."""
 
-    def __init__(self, reader: LogReader, *, start: bool) -> None:
+    seq: int
+    offset: int
+    size: int
+    root: bytes
+    sealed: bool
+    blocks: tuple[tuple[int, bytes], ...]
+
+
+def root_mismatch(claim: Claim, actual: bytes) -> Failure:
+    """The failure of a claimed root that is not the root of the events read."""
+    what = (
+        f"the sealed checkpoint of size {claim.size}"
+        if claim.sealed
+        else "the closing record"
+    )
+    return Failure(
+        code=FailureCode.TREE_ROOT_MISMATCH,
+        seq=claim.seq,
+        offset=claim.offset,
+        message=(
+            f"event seq {claim.seq}: {what} claims Merkle root {claim.root.hex()} for "
+            f"events 0 to {claim.size - 1}; their root is {actual.hex()} (an event "
+            "was changed, or the log was rewritten)"
+        ),
+        field="tree_root",
+        expected_digest=claim.root.hex(),
+        actual_digest=actual.hex(),
+    )
+
+
+class _Replay:
+    """Replays the events of an open reader against a ``Stepper``.
+
+    It also rebuilds the Merkle tree of the event bodies from the first event
+    read, up to (not including) event ``leaf_end``, and checks the roots that
+    the closing records and the ``sealed`` roots (``{size: root}``) claim:
+    at once when the tree starts at event 0, else as ``claims`` for the caller.
+    """
+
+    def __init__(
+        self,
+        reader: LogReader,
+        *,
+        start: int | None,
+        sealed: dict[int, bytes] | None = None,
+        leaf_end: int | None = None,
+    ) -> None:
         header = reader.header
         self.reader = reader
         self.stepper = Stepper(oscillator_of(header.spec), header.y0, header.z0)
         # When reading starts at a checkpoint, its state is taken, not checked.
-        self.start_at_checkpoint = start
+        self.start_at_checkpoint = start is not None
         self.events = 0
         self.last_seq: int | None = None
         self.first_digest: bytes | None = None
         self.closed = False
+        self.tree = MerkleTree(start or 0)
+        self.sealed = sealed or {}
+        self.seals_checked = 0
+        self.claims: list[Claim] = []
+        self.leaf_end = leaf_end
 
     def run(
         self,
@@ -353,6 +409,9 @@ class _Replay:
     ) -> None:
         reader = self.reader
         stepper = self.stepper
+        tree = self.tree
+        sealed = self.sealed
+        leaf_end = self.leaf_end
         # Logs of an older schema are decoded (and upcast) event by event.
         fast = reader.header.schema_version == codec.SCHEMA_VERSION
         for body in reader.bodies():
@@ -373,7 +432,16 @@ class _Replay:
                         stepper.set_state(record.y, record.z)
                         self.start_at_checkpoint = False
                     _apply_other(record, stepper, offset, reader.digest_before_last)
-                    self.closed = type(record) is RunClosed
+                    if type(record) is RunClosed:
+                        self.closed = True
+                        if record.tree_root is not None:
+                            self._claim(seq, offset, record.tree_root, sealed=False)
+
+            # The event joins the tree; a sealed root may cover it now.
+            if leaf_end is None or seq < leaf_end:
+                tree.append(body)
+                if tree.end in sealed:
+                    self._claim(seq, offset, sealed[tree.end], sealed=True)
 
             if self.last_seq is None:
                 self.first_digest = reader.digest
@@ -385,6 +453,20 @@ class _Replay:
                 progress(self.events)
             if to_seq is not None and seq >= to_seq:
                 return
+
+    def _claim(self, seq: int, offset: int, root: bytes, *, sealed: bool) -> None:
+        """Check a claimed root of the tree as it stands, or keep it for later."""
+        tree = self.tree
+        if tree.start != 0:
+            self.claims.append(
+                Claim(seq, offset, tree.end, root, sealed, tuple(tree.blocks()))
+            )
+            return
+        actual = tree.root()
+        if actual != root:
+            claim = Claim(seq, offset, tree.end, root, sealed, ())
+            raise _DivergenceError(root_mismatch(claim, actual))
+        self.seals_checked += sealed
 
     def _fast_step(self, body: bytes, seq: int, offset: int) -> None:
         """Replay a step from its inputs, encode the event that should have been
@@ -446,6 +528,12 @@ class Stretch(NamedTuple):
     """Chain digest after the first event read (None if none was read)."""
     closed: bool
     failure: Failure | None
+    root: bytes | None = None
+    """Merkle root of the events read, when the stretch starts at the header."""
+    seals_checked: int = 0
+    blocks: tuple[tuple[int, bytes], ...] = ()
+    """The Merkle subtrees of the stretch's events (see ``MerkleTree.blocks``)."""
+    claims: tuple[Claim, ...] = ()
 
 
 def replay_stretch(
@@ -455,16 +543,24 @@ def replay_stretch(
     to_seq: int | None = None,
     progress: Progress | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    sealed: dict[int, bytes] | None = None,
+    leaf_end: int | None = None,
 ) -> Stretch:
     """Replay a log from its header, or from the checkpoint ``start = (seq, offset)``.
 
     Stops after event ``to_seq``, at the end of the log or at the first failure.
+    ``sealed`` and ``leaf_end`` are as for the Merkle tree of ``_Replay``.
 
     Raises:
         LogError: the log cannot be opened or its header is damaged.
     """
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
-        replay = _Replay(reader, start=start is not None)
+        replay = _Replay(
+            reader,
+            start=None if start is None else start[0],
+            sealed=sealed,
+            leaf_end=leaf_end,
+        )
         failure = None
         try:
             if start is not None:
@@ -474,6 +570,7 @@ def replay_stretch(
             failure = exc.failure
         except LogError as exc:
             failure = failure_of(exc)
+        tree = replay.tree
         return Stretch(
             replay.events,
             replay.last_seq,
@@ -481,6 +578,10 @@ def replay_stretch(
             replay.first_digest,
             replay.closed,
             failure,
+            root=tree.root() if tree.start == 0 else None,
+            seals_checked=replay.seals_checked,
+            blocks=tuple(tree.blocks()),
+            claims=tuple(replay.claims),
         )
 
 
@@ -509,8 +610,16 @@ def verify(
     workers: int | None = None,
     progress: Progress | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    key: SealKey | None = None,
+    seals: str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
     """Replay a log and check every event; the report names the first failure.
+
+    Verified from its header, a log also has its Merkle tree rebuilt, and the
+    root in each closing record is checked against it. With a seal ``key``,
+    every sealed checkpoint in the seals file is checked: made with this key,
+    for this run, and with the root of the tree at its size; a log without
+    sealed checkpoints, or shorter than they say, fails.
 
     Args:
         source: Path, bytes or readable binary stream of a log.
@@ -524,6 +633,9 @@ def verify(
             with a ``SequentialVerifyWarning``.
         progress: Called with the count of verified events every so often.
         max_frame_bytes: Bound on a frame's declared size.
+        key: The ``SealKey`` to check sealed checkpoints with.
+        seals: The seals file (default: ``<source>.seals``; needed with ``key``
+            when ``source`` is not a path).
 
     Returns:
         The ``VerificationReport``; ``ok`` is False and ``failure`` is set when
@@ -533,9 +645,25 @@ def verify(
     Raises:
         LogFormatError: the source cannot be opened or is not a run log.
         InvalidValueError: ``from_seq`` is not a checkpoint, the range is
-            empty, or ``workers`` is not a positive integer.
+            empty, ``workers`` is not a positive integer, or a ``key`` is given
+            with ``from_seq`` (seals cover the tree from event 0) or without a
+            seals file to check.
+        AuditError: the seals file cannot be read or is not one.
     """
     path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    sealed: dict[int, bytes] | None = None
+    if key is not None:
+        if from_seq:
+            raise InvalidValueError(
+                "seals cover the events from 0: verify with key from the header "
+                "(without from_seq)",
+                argument="from_seq",
+            )
+        sealed, refused = _sealed_roots(source, path, key, seals, max_frame_bytes)
+        if refused is not None:
+            return VerificationReport(
+                ok=False, path=path, events_verified=0, failure=refused
+            )
     if to_seq is not None and from_seq is not None and to_seq < from_seq:
         raise InvalidValueError(
             f"to_seq must be >= from_seq; got from {from_seq} to {to_seq}",
@@ -566,6 +694,7 @@ def verify(
             to_seq=to_seq,
             progress=progress,
             max_frame_bytes=max_frame_bytes,
+            sealed=sealed,
         )
         if report is not None:
             return report
@@ -577,6 +706,7 @@ def verify(
             to_seq=to_seq,
             progress=progress,
             max_frame_bytes=max_frame_bytes,
+            sealed=sealed,
         )
     except LogError as exc:
         unopened = exc.seq is None or (
@@ -589,12 +719,103 @@ def verify(
         )
     if stretch.failure is None and progress is not None:
         progress(stretch.events)
-    return report_of(path, first_seq, stretch)
+    return report_of(path, first_seq, stretch, sealed if to_seq is None else None)
 
 
-def report_of(path: str | None, first_seq: int, stretch: Stretch) -> VerificationReport:
-    """The report of a verification that started at ``first_seq``."""
+def _sealed_roots(
+    source: Source,
+    path: str | None,
+    key: SealKey,
+    seals: str | os.PathLike[str] | None,
+    max_frame_bytes: int,
+) -> tuple[dict[int, bytes], Failure | None]:
+    """The roots the seals file claims, ``{size: root}``, once every seal in it
+    is found to be made with ``key`` for this run; else the failure."""
+    if seals is None:
+        if path is None:
+            raise InvalidValueError(
+                "a log that is not a file has no seals file beside it: pass seals=PATH",
+                argument="seals",
+            )
+        seals = seals_path(path)
+    try:
+        with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
+            header = reader.header
+    except LogError:
+        _rewind(source)
+        return {}, None  # the replay reports what is wrong with the log
+    _rewind(source)
+    run = run_id(header.spec, header.y0, header.z0)
+    if not os.path.exists(seals):
+        return {}, Failure(
+            code=FailureCode.SEAL_MISSING,
+            seq=-1,
+            message=(
+                f"a key was given and there is no seals file {os.fspath(seals)}: the "
+                "log was recorded without a key, or its seals were removed"
+            ),
+        )
+    found = read_seals(seals)
+    if not found:
+        return {}, Failure(
+            code=FailureCode.SEAL_MISSING,
+            seq=-1,
+            message=f"the seals file {os.fspath(seals)} holds no sealed checkpoint",
+        )
+    roots: dict[int, bytes] = {}
+    for number, checkpoint in enumerate(found, 1):
+        problem = None
+        if checkpoint.run != run:
+            problem = (
+                f"is for run {checkpoint.run.hex()}, and this log is run {run.hex()}"
+            )
+        elif roots.get(checkpoint.size, checkpoint.root) != checkpoint.root:
+            problem = "claims another root for a size sealed before it"
+        else:
+            try:
+                checkpoint.check(key)
+            except AuditError as exc:
+                problem = f"does not hold: {exc}"
+        if problem is not None:
+            return {}, Failure(
+                code=FailureCode.SEAL_INVALID,
+                seq=max(checkpoint.size - 1, -1),
+                message=f"sealed checkpoint {number} (size {checkpoint.size}) {problem}",
+                field="seal",
+            )
+        roots[checkpoint.size] = checkpoint.root
+    if roots.get(0, EMPTY_ROOT) != EMPTY_ROOT:
+        return {}, Failure(
+            code=FailureCode.TREE_ROOT_MISMATCH,
+            seq=-1,
+            message="a sealed checkpoint of size 0 claims a root other than the empty one",
+            field="tree_root",
+        )
+    roots.pop(0, None)
+    return roots, None
+
+
+def report_of(
+    path: str | None,
+    first_seq: int,
+    stretch: Stretch,
+    sealed: dict[int, bytes] | None = None,
+) -> VerificationReport:
+    """The report of a verification that started at ``first_seq``; with the
+    ``sealed`` roots of a verification to the end, a log shorter than its seals
+    fails."""
     failure = stretch.failure
+    if failure is None and sealed:
+        covered = max(sealed)
+        if first_seq + stretch.events < covered:
+            failure = Failure(
+                code=FailureCode.LOG_TRUNCATED,
+                seq=first_seq + stretch.events,
+                message=(
+                    f"the seals cover {covered} events and the log has "
+                    f"{first_seq + stretch.events}: events were cut from its end"
+                ),
+            )
     return VerificationReport(
         ok=failure is None,
         path=path,
@@ -603,6 +824,8 @@ def report_of(path: str | None, first_seq: int, stretch: Stretch) -> Verificatio
         last_seq=stretch.last_seq,
         run_digest=None if failure is not None else stretch.digest.hex(),
         closed=stretch.closed,
+        tree_root=None if stretch.root is None else stretch.root.hex(),
+        seals_checked=stretch.seals_checked,
         failure=failure,
     )
 
@@ -640,7 +863,7 @@ def state_at(
     start = max(((s, o) for s, o in found if s <= seq), default=None)
     _rewind(source)
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
-        replay = _Replay(reader, start=start is not None)
+        replay = _Replay(reader, start=None if start is None else start[0])
         if seq == -1:
             return replay.stepper.y, replay.stepper.z
         if start is not None:
@@ -841,7 +1064,7 @@ def trajectory(
         positions.append(stepper.y[:oscillators])
 
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
-        replay = _Replay(reader, start=False)
+        replay = _Replay(reader, start=None)
         _run_or_raise(replay, "cannot replay the log", on_event=collect)
     width = min(oscillators, len(reader.header.y0))
     return (
