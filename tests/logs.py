@@ -409,6 +409,7 @@ finite_floats = st.one_of(
 )
 seqs = st.one_of(st.sampled_from(SEQ_BOUNDARIES), st.integers(0, 2**64 - 1))
 digests = st.binary(min_size=16, max_size=16)
+tree_roots = st.none() | st.binary(min_size=32, max_size=32)
 
 
 def float_arrays(shape: Any) -> st.SearchStrategy[np.ndarray]:
@@ -471,7 +472,7 @@ def event_records(draw: st.DrawFn) -> events.Event:
     if kind is events.EventKind.PARAMS_CHANGED:
         return events.ParamsChanged(seq, draw(specs(size)))
     if kind is events.EventKind.RUN_CLOSED:
-        return events.RunClosed(seq, draw(seqs), draw(digests))
+        return events.RunClosed(seq, draw(seqs), draw(digests), draw(tree_roots))
     y, z = draw(states(size))
     digest, energy = draw(digests), draw(finite_floats)
     if kind is events.EventKind.STATE_WRITTEN:

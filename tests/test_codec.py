@@ -35,6 +35,7 @@ from linoss_dynamics import Scheme, codec, events, logfile
 from linoss_dynamics.codec import BodyError
 
 DIGEST = bytes(range(16))
+ROOT = bytes(range(100, 132))
 
 # -- the documented profile, re-implemented --------------------------------------------
 
@@ -112,7 +113,7 @@ def ref_layout(event: Any) -> list[Any]:
             event.energy,
         ]
     assert isinstance(event, events.RunClosed)
-    return [5, event.seq, event.events, event.run_digest]
+    return [5, event.seq, event.events, event.run_digest, event.tree_root]
 
 
 def pack(obj: Any) -> bytes:
@@ -153,7 +154,7 @@ def sample_events(size: int = 3) -> list[Any]:
         events.ParamsChanged(9, sample_spec(size, B=np.ones((size, 2)))),
         events.StateWritten(10, y, z, DIGEST, 3.0),
         events.CheckpointTaken(11, sample_spec(size, dt=z * 0.01), y, z, DIGEST, 2.0),
-        events.RunClosed(12, 12, DIGEST),
+        events.RunClosed(12, 12, DIGEST, ROOT),
     ]
 
 
@@ -268,12 +269,25 @@ class TestLayout:
         assert body[3 : 3 + len(expected_u)] == expected_u
 
     def test_run_closed_golden_bytes(self):
-        event = events.RunClosed(300, 300, DIGEST)
-        expected = bytes.fromhex("9405cd012ccd012cc410") + DIGEST
+        # Schema 2: fixarray(5), code 5, seq and events 300 as uint16,
+        # bin8(16) run digest, bin8(32) Merkle root.
+        event = events.RunClosed(300, 300, DIGEST, ROOT)
+        expected = bytes.fromhex("9505cd012ccd012cc410") + DIGEST + b"\xc4\x20" + ROOT
 
         body = codec.encode_event(event)
 
         assert body == expected
+        assert codec.decode_event(body) == event
+
+    def test_run_closed_without_a_tree_root_golden_bytes(self):
+        # A closing record upcast from schema 1 has a nil root (0xc0).
+        event = events.RunClosed(300, 300, DIGEST)
+        expected = bytes.fromhex("9505cd012ccd012cc410") + DIGEST + b"\xc0"
+
+        body = codec.encode_event(event)
+
+        assert body == expected
+        assert codec.decode_event(body) == event
 
     @pytest.mark.parametrize(
         ("size", "ext_header"),
@@ -395,7 +409,7 @@ class TestRoundTrip:
 
 def closed_body(seq: bytes = b"\x03", events_: bytes = b"\x03") -> bytes:
     """A run_closed body with hand-written integer encodings."""
-    return b"\x94\x05" + seq + events_ + b"\xc4\x10" + DIGEST
+    return b"\x95\x05" + seq + events_ + b"\xc4\x10" + DIGEST + b"\xc4\x20" + ROOT
 
 
 def with_field(event: Any, index: int, value: Any) -> bytes:
@@ -417,7 +431,7 @@ class TestNonCanonical:
 
         decoded = codec.decode_event(body)
 
-        assert decoded == events.RunClosed(3, 3, DIGEST)
+        assert decoded == events.RunClosed(3, 3, DIGEST, ROOT)
 
     @pytest.mark.parametrize(
         "seq",
@@ -430,7 +444,7 @@ class TestNonCanonical:
             codec.decode_event(body)
 
     def test_event_code_in_a_longer_form(self):
-        body = b"\x94\xcc\x05" + closed_body()[2:]
+        body = b"\x95\xcc\x05" + closed_body()[2:]
 
         with pytest.raises(BodyError, match=NOT_CANONICAL):
             codec.decode_event(body)
@@ -491,6 +505,12 @@ class TestNonCanonical:
         body = with_field(events.RunClosed(3, 3, DIGEST), 3, "0123456789abcdef")
 
         with pytest.raises(BodyError, match="run_digest must be 16 bytes of digest"):
+            codec.decode_event(body)
+
+    def test_tree_root_as_str(self):
+        body = with_field(events.RunClosed(3, 3, DIGEST, ROOT), 4, ROOT.hex())
+
+        with pytest.raises(BodyError, match="tree_root must be 32 bytes"):
             codec.decode_event(body)
 
     def test_digest_as_raw_without_bin_type(self):
@@ -728,6 +748,7 @@ ARRAY = ref_ext(np.ones(3))
 INT_WRONG = [-1, 1.5, "1", True, None, [], b"\x01", ARRAY]
 FLOAT_WRONG = [1, "1.0", True, None, [], b"\x01", ARRAY, {"x": 1.0}]
 DIGEST_WRONG = [bytes(15), bytes(17), "0" * 16, None, 1, [], ARRAY]
+ROOT_WRONG = [bytes(16), bytes(31), bytes(33), "0" * 64, 1, False, [], ARRAY]
 VALUE_WRONG = [1, "x", True, [], [1.0], b"\x01", {"x": 1.0}, ext_raw(b"", 2)]
 OPTIONAL_ARRAY_WRONG = [*VALUE_WRONG, 1.5]
 ARRAY_WRONG = [*OPTIONAL_ARRAY_WRONG, None]
@@ -756,7 +777,7 @@ WRONG_FIELDS = {
         DIGEST_WRONG,
         FLOAT_WRONG,
     ],
-    "run_closed": [INT_WRONG, INT_WRONG, DIGEST_WRONG],
+    "run_closed": [INT_WRONG, INT_WRONG, DIGEST_WRONG, ROOT_WRONG],
 }
 SPEC_FIELD_WRONG = [
     ["rk4", "IM", b"im", 1, None, ARRAY],
@@ -872,6 +893,38 @@ class TestWrongLayouts:
             BodyError, match="the first frame must be a run_started header"
         ):
             codec.decode_header(body)
+
+
+class TestSchemaOne:
+    """Schema-1 bodies, read through ``codec.UPCASTERS[1]``."""
+
+    def test_a_closing_record_of_four_fields_gets_a_nil_root(self):
+        body = pack([5, 3, 3, DIGEST])
+
+        decoded = codec.decode_event(body, 1)
+
+        assert decoded == events.RunClosed(3, 3, DIGEST, None)
+        with pytest.raises(
+            BodyError, match="run_closed must be a list of 5 fields; got 4"
+        ):
+            codec.decode_event(body)
+
+    def test_a_schema_one_closing_record_with_a_root_is_refused(self):
+        body = pack([5, 3, 3, DIGEST, ROOT])
+
+        with pytest.raises(
+            BodyError, match="run_closed must be a list of 5 fields; got 6"
+        ):
+            codec.decode_event(body, 1)
+
+    @pytest.mark.parametrize("event", sample_events()[:-1], ids=_kind_of)
+    def test_other_events_read_the_same_in_both_schemas(self, event):
+        body = codec.encode_event(event)
+
+        old = codec.decode_event(body, 1)
+
+        assert_same_event(old, codec.decode_event(body))
+        assert_same_event(old, event)
 
 
 # -- digests ---------------------------------------------------------------------------
