@@ -35,6 +35,7 @@ from linoss_dynamics import (
 )
 from linoss_dynamics.cli import main
 from linoss_dynamics.events import RunClosed, StepApplied
+from linoss_dynamics.merkle import MerkleTree
 
 P = 4
 STEPS = 20
@@ -348,6 +349,8 @@ REPORT_KEYS = {
     "last_seq",
     "run_digest",
     "closed",
+    "tree_root",
+    "seals_checked",
     "failure",
 }
 
@@ -374,6 +377,12 @@ class TestVerify:
         assert payload["events_verified"] == STEPS + STEPS // 5 + 1
         assert payload["run_digest"] == verify(log_path).run_digest
         assert payload["path"] == str(log_path)
+        with LogReader(log_path) as reader:
+            tree = MerkleTree()
+            for body in reader.bodies():
+                tree.append(body)
+        assert payload["tree_root"] == tree.root().hex()
+        assert payload["seals_checked"] == 0
 
     @pytest.mark.parametrize(
         ("how", "failure_code"),

@@ -218,7 +218,7 @@ class TestVersions:
         )
         assert (info.value.seq, info.value.offset) == (-1, 0)
 
-    @pytest.mark.parametrize("version", [0, 2, 127, 2**64 - 1])
+    @pytest.mark.parametrize("version", [0, 3, 127, 2**64 - 1])
     def test_unknown_schema_version_in_the_header(self, version):
         log = record(SMALL.header._replace(schema_version=version), [])
 
@@ -227,8 +227,19 @@ class TestVersions:
 
         assert str(info.value) == (
             f"header (frame at byte 8): written in event schema version {version}; "
-            "this library reads versions 1 to 1: upgrade linoss-dynamics"
+            "this library reads versions 1 to 2: upgrade linoss-dynamics"
         )
+
+    @pytest.mark.parametrize("version", [1, 2])
+    def test_known_schema_versions_in_the_header(self, version):
+        log = record(SMALL.header._replace(schema_version=version), [], close=False)
+
+        with logfile.LogReader(log.data) as reader:
+            read_back = list(reader)
+
+        assert codec.SCHEMA_VERSION == 2
+        assert reader.header.schema_version == version
+        assert read_back == []
 
     def test_unsupported_version_is_a_format_error(self):
         assert issubclass(UnsupportedVersionError, LogFormatError)

@@ -35,10 +35,19 @@ from linoss_dynamics.errors import (
     LogTruncatedError,
 )
 from linoss_dynamics.logfile import LogReader, LogWriter, Recovery, SyncPolicy
+from linoss_dynamics.merkle import MerkleTree
 
 
 def steps_log(count: int = 5, *, seed: int = 0, close: bool = False) -> logs.Log:
     return small_log(count, seed=seed, close=close, mixed=False)
+
+
+def root_of(bodies: list[bytes]) -> bytes:
+    """The Merkle root of these event bodies."""
+    tree = MerkleTree()
+    for body in bodies:
+        tree.append(body)
+    return tree.root()
 
 
 def flip(data: bytes, position: int, bit: int = 0) -> bytes:
@@ -155,7 +164,9 @@ class TestRoundTrip:
 
         closing = read_all(log.data)[1][-1]
 
-        assert closing == events.RunClosed(3, 3, log.digests[2])
+        # The root covers the three steps before the closing record.
+        bodies = [logs.body_of(log.data, span) for span in log.spans[1:4]]
+        assert closing == events.RunClosed(3, 3, log.digests[2], root_of(bodies))
 
     def test_exception_in_the_with_block_leaves_the_log_open(self):
         log = steps_log(3)
@@ -433,6 +444,10 @@ class TestAppend:
             ("RunClosed", 4),
         ]
         assert read[-1].events == 4
+        # The tree of the appended session goes on from the events before it.
+        bodies = [codec.encode_event(event) for event in read[:4]]
+        assert read[2].tree_root == root_of(bodies[:2])
+        assert read[-1].tree_root == root_of(bodies)
 
     def test_torn_tail_at_every_byte_of_the_last_frame(self, tmp_path):
         log = steps_log(3)
@@ -810,11 +825,17 @@ class AppendMachine(RuleBasedStateMachine):
 
         assert recovery == Recovery(len(self.model), self.path.stat().st_size, 0, None)
 
+    def _root(self) -> bytes:
+        return root_of([codec.encode_event(event) for event in self.model])
+
     @rule()
     def close_and_reopen(self):
         digest = self.writer.digest
+        root = self._root()
         self.writer.close()
-        self.model.append(events.RunClosed(len(self.model), len(self.model), digest))
+        self.model.append(
+            events.RunClosed(len(self.model), len(self.model), digest, root)
+        )
 
         self.writer, recovery = LogWriter.append(self.path)
 
@@ -844,6 +865,7 @@ class AppendMachine(RuleBasedStateMachine):
         reader, read = read_all(self.path)
         assert_same_events(read, self.model)
         assert reader.digest == self.writer.digest
+        assert self.writer.tree_root == self._root()
 
     def teardown(self):
         self.writer.close(clean=False)

@@ -33,6 +33,7 @@ from linoss_dynamics import (
     verify,
 )
 from linoss_dynamics.events import CheckpointTaken, RunClosed, StepApplied
+from linoss_dynamics.merkle import MerkleTree
 from linoss_dynamics.recorder import DEFAULT_CHECKPOINT_EVERY
 
 P = 4
@@ -682,14 +683,20 @@ class TestLog:
         recorder = Recorder(buffer, make_bank(seed=25), *start(25))
         recorder.step(np.ones(P))
         before_close = recorder.run_digest
+        root_before_close = recorder.tree_root
 
         recorder.close()
         data = buffer.getvalue()
         recorder.close()
 
         assert buffer.getvalue() == data
+        with LogReader(data) as reader:
+            first_body = next(iter(reader.bodies()))
+        tree = MerkleTree()
+        tree.append(first_body)
+        assert root_before_close == tree.root()
         closing = events_of(data)[-1]
-        assert closing == RunClosed(1, 1, before_close)
+        assert closing == RunClosed(1, 1, before_close, root_before_close)
         assert verify(data).run_digest == recorder.run_digest.hex()
 
     def test_run_digest_is_the_chain_digest_of_the_last_event(self):

@@ -139,7 +139,7 @@ def rewrite(data: bytes, change: Callable[[Event], Event]) -> bytes:
     writer = LogWriter(out, header)
     for record in records:
         if type(record) is RunClosed:
-            record = RunClosed(writer.seq, writer.seq, writer.digest)
+            record = RunClosed(writer.seq, writer.seq, writer.digest, writer.tree_root)
         writer.write(change(record))
     writer.close(clean=False)
     return out.getvalue()
@@ -903,7 +903,7 @@ class TestSummarize:
         )
         assert report.scheme is Scheme.DAMPED_IMEX1
         assert report.oscillators == P
-        assert (report.format_version, report.schema_version) == (1, 1)
+        assert (report.format_version, report.schema_version) == (1, 2)
         assert report.fingerprint == header_model.fingerprint
         assert report.energy.first == records[steps[0]].energy_before
         assert report.energy.last == records[steps[-1]].energy_after
