@@ -234,6 +234,7 @@ def _record(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
+    key = _key(args)
     progress = _Progress("verified")
     with _notices("verify"):
         report = verify(
@@ -242,6 +243,8 @@ def _verify(args: argparse.Namespace) -> int:
             to_seq=args.to_seq,
             workers=args.workers,
             progress=progress,
+            key=key,
+            seals=args.seals,
         )
     progress.done()
     if args.json:
@@ -255,6 +258,12 @@ def _verify(args: argparse.Namespace) -> int:
         print(
             f"ok: {report.events_verified:,} events verified, run digest {report.run_digest}{closed}"
         )
+        if report.tree_root is not None:
+            print(f"Merkle root {report.tree_root}")
+        if key is not None:
+            print(
+                f"{report.seals_checked:,} sealed checkpoints checked (key {key.key_id})"
+            )
     else:
         print(f"FAILED after {report.events_verified:,} verified events")
         print(_describe_failure(report))
@@ -271,6 +280,149 @@ def _notices(verb: str) -> Iterator[None]:
         finally:
             for warning in caught:
                 print(f"linoss {verb}: notice: {warning.message}", file=sys.stderr)
+
+
+def _key(args: argparse.Namespace, *, required: bool = False) -> Any:
+    """The seal key of ``--key-file``, or of ``$LINOSS_SEAL_KEY`` with ``--key-env``."""
+    from .seals import KEY_ENV, SealKey
+
+    if getattr(args, "key_file", None) is not None:
+        return SealKey.from_file(args.key_file)
+    if getattr(args, "key_env", False):
+        key = SealKey.from_env()
+        if key is None:
+            raise LinOSSError(f"--key-env: ${KEY_ENV} is not set", argument="key")
+        return key
+    if required:
+        raise LinOSSError(
+            "this needs the seal key: pass --key-file FILE or --key-env", argument="key"
+        )
+    return None
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from .seals import SealKey
+
+    key = SealKey.generate()
+    try:
+        fd = os.open(args.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(
+            f"linoss keygen: {args.keyfile} exists; not replacing a key",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_START
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    print(f"wrote a new seal key {key.key_id} to {args.keyfile} (keep it secret)")
+    return EXIT_OK
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from .proofs import sealed_checkpoint
+
+    checkpoint = sealed_checkpoint(
+        args.path, covering=0, size=args.size, key=_key(args, required=True)
+    )
+    sys.stdout.write(checkpoint.text())
+    return EXIT_OK
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from .proofs import prove_consistency, prove_inclusion
+
+    key = _key(args)
+    if (args.seq is None) == (args.from_size is None):
+        print("linoss prove: pass --seq N or --from-size M", file=sys.stderr)
+        return EXIT_CANNOT_START
+    proof: BaseModel
+    if args.seq is not None:
+        proof = prove_inclusion(
+            args.path, args.seq, size=args.size, key=key, seals=args.seals
+        )
+    else:
+        proof = prove_consistency(
+            args.path, args.from_size, size=args.size, key=key, seals=args.seals
+        )
+    _print_json(proof)
+    return EXIT_OK
+
+
+def _read_text(path: str, verb: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(1 << 24)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"linoss {verb}: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
+def _check_proof(args: argparse.Namespace) -> int:
+    from .errors import AuditError
+    from .proofs import check_proof, parse_proof
+
+    text = _read_text(args.proof, "check-proof")
+    if text is None:
+        return EXIT_CANNOT_START
+    key = _key(args)
+    try:
+        proof = parse_proof(text)
+    except AuditError as exc:
+        print(f"linoss check-proof: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    try:
+        result = check_proof(proof, key=key)
+    except AuditError as exc:
+        print(f"FAILED: {exc}")
+        return EXIT_FAILED
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"ok: {result.message}")
+    return EXIT_OK
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from .bundle import make_bundle
+
+    data = make_bundle(
+        args.path, args.seq, to_seq=args.to_seq, key=_key(args), seals=args.seals
+    )
+    with open(args.out, "wb") as handle:
+        handle.write(data)
+    print(f"wrote {len(data):,} bytes to {args.out}")
+    return EXIT_OK
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from .bundle import verify_bundle
+    from .errors import AuditError
+
+    key = _key(args)
+    try:
+        report = verify_bundle(args.bundle, key=key)
+    except AuditError as exc:
+        print(f"linoss verify-bundle: {exc}", file=sys.stderr)
+        return EXIT_FAILED if "damaged" in str(exc) else EXIT_CANNOT_START
+    if args.json:
+        _print_json(report)
+    elif report.ok:
+        sealed = (
+            f"sealed with key {key.key_id}"
+            if key is not None
+            else "seal NOT checked (no key)"
+        )
+        print(
+            f"ok: events {report.first_seq} to {report.last_seq} of run {report.run} "
+            f"re-executed ({report.events_verified:,} events); they are under the "
+            f"root {report.root} of {report.size:,} events, {sealed}"
+        )
+    else:
+        assert report.failure is not None
+        print(
+            f"FAILED: {report.failure.code.value} at seq {report.failure.seq}: {report.failure.message}"
+        )
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _list_paths(args: argparse.Namespace) -> list[str] | None:
@@ -489,6 +641,22 @@ def _seq(text: str) -> int:
     return value
 
 
+def _key_options(parser: argparse.ArgumentParser, *, seals: bool = True) -> None:
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="the seal key (hex), as `linoss keygen` writes it",
+    )
+    keys.add_argument(
+        "--key-env", action="store_true", help="the seal key in $LINOSS_SEAL_KEY"
+    )
+    if seals:
+        parser.add_argument(
+            "--seals", metavar="FILE", help="the seals file (default: PATH.seals)"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linoss",
@@ -536,7 +704,57 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="verify the stretches between checkpoints in N processes",
     )
+    _key_options(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    keygen = verb("keygen", _keygen, "write a new random seal key to a file")
+    keygen.add_argument("keyfile")
+
+    sealed = verb(
+        "checkpoint", _checkpoint, "print a sealed checkpoint of a log (needs the key)"
+    )
+    sealed.add_argument("path")
+    sealed.add_argument("--size", type=_count, help="events to seal (default: all)")
+    _key_options(sealed)
+
+    prove = verb(
+        "prove", _prove, "print an inclusion or consistency proof of a sealed log"
+    )
+    prove.add_argument("path")
+    prove.add_argument("--seq", type=_seq, help="prove that this event is in the log")
+    prove.add_argument(
+        "--from-size",
+        type=_positive,
+        metavar="M",
+        help="prove that the log's first M events, as sealed, are a prefix",
+    )
+    prove.add_argument(
+        "--size", type=_positive, help="under the seal of this many events"
+    )
+    _key_options(prove)
+
+    checker = verb("check-proof", _check_proof, "check a proof without the log")
+    checker.add_argument("proof", help="a proof's JSON, as `linoss prove` prints it")
+    _key_options(checker, seals=False)
+    checker.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    bundle = verb(
+        "bundle", _bundle, "write an offline bundle of a stretch of a sealed log"
+    )
+    bundle.add_argument("path")
+    bundle.add_argument(
+        "--seq", type=_seq, required=True, help="from the checkpoint at or before it"
+    )
+    bundle.add_argument("--to", dest="to_seq", type=_seq, help="to this event")
+    bundle.add_argument("--out", required=True, help="the bundle file to write")
+    _key_options(bundle)
+
+    rerun = verb(
+        "verify-bundle", _verify_bundle, "re-execute an offline bundle and check it"
+    )
+    rerun.add_argument("bundle")
+    _key_options(rerun, seals=False)
+    rerun.add_argument("--json", action="store_true", help="print the report as JSON")
 
     many = verb(
         "verify-many",

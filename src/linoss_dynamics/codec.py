@@ -233,7 +233,9 @@ def _spec_obj(spec: RunSpec) -> list[Any]:
 def run_bytes(spec: RunSpec, y0: FloatArray, z0: FloatArray) -> bytes:
     """The canonical bytes of a run's parameters and initial state, which both
     the chain's genesis digest and the run id (``seals.run_id``) hash."""
-    data: bytes = msgpack.packb([_spec_obj(spec), _ext(y0), _ext(z0)], use_bin_type=True)
+    data: bytes = msgpack.packb(
+        [_spec_obj(spec), _ext(y0), _ext(z0)], use_bin_type=True
+    )
     return data
 
 

@@ -27,9 +27,11 @@ from .oscillator import Oscillator
 from .schemes import Scheme
 
 __all__ = [
+    "BundleReport",
     "CheckpointTaken",
     "CheckpointTakenModel",
     "CollectionReport",
+    "ConsistencyProof",
     "DiffReport",
     "EnergySummary",
     "Event",
@@ -38,11 +40,13 @@ __all__ = [
     "Failure",
     "FailureCode",
     "Fingerprint",
+    "InclusionProof",
     "InspectReport",
     "LogStatus",
     "LogVerification",
     "ParamsChanged",
     "ParamsChangedModel",
+    "ProofCheck",
     "RunClosed",
     "RunClosedModel",
     "RunSpec",
@@ -575,3 +579,66 @@ class InspectReport(_Model):
     failure: Failure | None = Field(
         default=None, description="damage found while reading, if any"
     )
+
+
+# -- audit documents ----------------------------------------------------------
+
+HexBytes = Annotated[
+    str,
+    Field(pattern=r"^(?:[0-9a-f]{2})+$", description="bytes as lowercase hex"),
+]
+
+
+class InclusionProof(_Model):
+    """Proof that event ``seq``, with these exact bytes, is in a sealed log.
+
+    ``checkpoint`` is the sealed checkpoint text (run id, size, Merkle root,
+    seal); ``event`` the event's canonical body; ``state_digest`` the claim
+    the event makes about the state (null for events without a state);
+    ``path`` the RFC 6962 audit path from the event's leaf to the root.
+    """
+
+    format: Literal["linoss-inclusion-proof/1"] = "linoss-inclusion-proof/1"
+    checkpoint: str
+    seq: NonNegativeInt
+    event: HexBytes
+    state_digest: Digest | None
+    path: list[TreeRoot]
+
+
+class ConsistencyProof(_Model):
+    """Proof that the sealed log of ``old`` is a prefix of the sealed log of ``new``."""
+
+    format: Literal["linoss-consistency-proof/1"] = "linoss-consistency-proof/1"
+    old: str = Field(description="sealed checkpoint text of the shorter log")
+    new: str = Field(description="sealed checkpoint text of the longer log")
+    path: list[TreeRoot]
+
+
+class ProofCheck(_Model):
+    """What checking a proof established."""
+
+    ok: bool
+    kind: Literal["inclusion", "consistency"]
+    run: TreeRoot
+    size: NonNegativeInt = Field(description="events under the (newer) sealed root")
+    root: TreeRoot
+    sealed: bool = Field(description="the seal was checked with a key")
+    seq: int | None = None
+    state_digest: Digest | None = None
+    old_size: int | None = None
+    message: str
+
+
+class BundleReport(_Model):
+    """The result of re-executing an offline bundle."""
+
+    ok: bool
+    run: TreeRoot | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    events_verified: NonNegativeInt = 0
+    size: int | None = Field(default=None, description="events under the sealed root")
+    root: TreeRoot | None = None
+    sealed: bool = Field(default=False, description="the seal was checked with a key")
+    failure: Failure | None = None

@@ -465,7 +465,13 @@ def _recover(
                 tree,
                 run,
             )
-        return Recovery(events, reader.offset, 0, None), reader.digest, events, tree, run
+        return (
+            Recovery(events, reader.offset, 0, None),
+            reader.digest,
+            events,
+            tree,
+            run,
+        )
     finally:
         reader.close()
 

@@ -51,8 +51,8 @@ from .merkle import HASH_NAME, HASH_SIZE
 __all__ = [
     "KEY_ENV",
     "SEALS_SUFFIX",
-    "SealedCheckpoint",
     "SealKey",
+    "SealedCheckpoint",
     "read_seals",
     "run_id",
     "seals_path",
@@ -84,7 +84,9 @@ _CHECKPOINT: Final = re.compile(
 def run_id(spec: RunSpec, y0: object, z0: object) -> bytes:
     """The run id of a log with these parameters and initial state."""
     data = codec.run_bytes(spec, y0, z0)  # type: ignore[arg-type]
-    return hashlib.blake2b(data, digest_size=HASH_SIZE, person=b"linoss-run-id").digest()
+    return hashlib.blake2b(
+        data, digest_size=HASH_SIZE, person=b"linoss-run-id"
+    ).digest()
 
 
 class SealKey:
