@@ -11,9 +11,12 @@ count.
 - ``Recorder`` writes a run as a canonical, hash-chained log; ``verify`` replays
   it against the core and names the first event that differs; ``verify_many``
   checks collections of logs on a process pool or a Dask cluster.
+- Merkle roots, sealed checkpoints, inclusion and consistency proofs and
+  offline bundles let an auditor check a log's claims without the whole log.
 """
 
 from ._version import __version__
+from .bundle import make_bundle, verify_bundle
 from .compat import (
     convergence_window,
     damped_linoss_step,
@@ -44,19 +47,30 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .events import (
+    BundleReport,
     CollectionReport,
+    ConsistencyProof,
     DiffReport,
     Failure,
     FailureCode,
+    InclusionProof,
     InspectReport,
     LogStatus,
     LogVerification,
+    ProofCheck,
     VerificationReport,
 )
 from .export import export_jsonl
 from .fleet import verify_each, verify_many
 from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
+from .proofs import (
+    check_proof,
+    parse_proof,
+    prove_consistency,
+    prove_inclusion,
+    sealed_checkpoint,
+)
 from .recorder import Recorder, Transition
 from .schemes import Scheme
 from .seals import SealedCheckpoint, SealKey, read_seals
@@ -72,11 +86,14 @@ from .verify import checkpoints, diff, state_at, verify
 __all__ = [
     "STABLE_REGION",
     "AuditError",
+    "BundleReport",
     "ChainBrokenError",
     "CollectionReport",
+    "ConsistencyProof",
     "DiffReport",
     "Failure",
     "FailureCode",
+    "InclusionProof",
     "InspectReport",
     "InvalidDampingError",
     "InvalidDtypeError",
@@ -94,6 +111,7 @@ __all__ = [
     "LogWriter",
     "NonFiniteStateError",
     "Oscillator",
+    "ProofCheck",
     "Recorder",
     "Scheme",
     "SealKey",
@@ -108,6 +126,7 @@ __all__ = [
     "UnsupportedVersionError",
     "VerificationReport",
     "__version__",
+    "check_proof",
     "checkpoints",
     "convergence_window",
     "damped_linoss_step",
@@ -119,11 +138,17 @@ __all__ = [
     "linoss_scan",
     "linoss_step",
     "linoss_step_impl",
+    "make_bundle",
     "max_stable_dt",
+    "parse_proof",
+    "prove_consistency",
+    "prove_inclusion",
     "read_seals",
+    "sealed_checkpoint",
     "state_at",
     "summarize",
     "verify",
+    "verify_bundle",
     "verify_each",
     "verify_many",
 ]

@@ -18,12 +18,16 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import LogFormatError
 from .events import (
+    BundleReport,
     CheckpointTakenModel,
     CollectionReport,
+    ConsistencyProof,
     DiffReport,
     EventModel,
+    InclusionProof,
     InspectReport,
     ParamsChangedModel,
+    ProofCheck,
     RunClosedModel,
     RunStartedModel,
     StateWrittenModel,
@@ -84,6 +88,10 @@ _SCHEMAS: dict[str, Any] = {
     "diff_report": DiffReport,
     "inspect_report": InspectReport,
     "collection_report": CollectionReport,
+    "inclusion_proof": InclusionProof,
+    "consistency_proof": ConsistencyProof,
+    "proof_check": ProofCheck,
+    "bundle_report": BundleReport,
 }
 
 
