@@ -11,6 +11,8 @@ count.
 - ``Recorder`` writes a run as a canonical, hash-chained log; ``verify`` replays
   it against the core and names the first event that differs; ``verify_many``
   checks collections of logs on a process pool or a Dask cluster.
+- ``LinOSSLayer`` is the whole LinOSS / D-LinOSS layer, ``Re(C y) + D u``, as a
+  bit-exact reference for ports, with conformance vectors to check them.
 """
 
 from ._version import __version__
@@ -53,6 +55,7 @@ from .events import (
 )
 from .export import export_jsonl
 from .fleet import verify_each, verify_many
+from .layer import LayerState, LinOSSLayer, parameterize
 from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
 from .recorder import Recorder, Transition
@@ -78,7 +81,9 @@ __all__ = [
     "InvalidDtypeError",
     "InvalidShapeError",
     "InvalidValueError",
+    "LayerState",
     "LinOSSError",
+    "LinOSSLayer",
     "LogCorruptError",
     "LogError",
     "LogFormatError",
@@ -113,6 +118,7 @@ __all__ = [
     "linoss_step",
     "linoss_step_impl",
     "max_stable_dt",
+    "parameterize",
     "state_at",
     "summarize",
     "verify",

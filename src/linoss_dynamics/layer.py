@@ -49,8 +49,8 @@ What it does not do
 -------------------
 No training, gradients, batch normalisation, GLU or dropout (the blocks around
 the layer in the research models); no batch axis (run sequences one by one);
-no complex ``A``, ``G`` or ``dt``; no negative damping (the D-LinOSS IM
-projection can produce ``G`` down to ``-dt A``, which the core refuses);
+no complex ``A``, ``G`` or ``dt``; no negative damping (the D-LinOSS IM and
+EX projections can produce ``G < 0``, which the core refuses);
 float64 only. The training-time parameterisation is ``parameterize``, applied
 only when the caller calls it.
 """
@@ -285,13 +285,17 @@ class LinOSSLayer:
             ("D", v.frozen(D_arr.copy())),
             (
                 "kernel",
-                make_kernel(oscillator.scheme, oscillator.A, oscillator.G, oscillator.dt),
+                make_kernel(
+                    oscillator.scheme, oscillator.A, oscillator.G, oscillator.dt
+                ),
             ),
         ):
             object.__setattr__(self, "_" + name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"LinOSSLayer is immutable; build a new one to change {name}")
+        raise AttributeError(
+            f"LinOSSLayer is immutable; build a new one to change {name}"
+        )
 
     # -- parameters ---------------------------------------------------------
 
@@ -554,7 +558,8 @@ def parameterize(
       (they exist while ``s G <= 1``; beyond, they are NaN and the layer refuses).
     - ``damped_im``: ``G = -s A + relu(G + s A)``, then ``A = G^2 / 4 + relu(A - G^2 / 4)``.
       ``G`` may come out negative, which the core does not support.
-    - ``damped_ex``: ``G = s A + relu(G - s A)``, then ``A = G^2 / 4 + relu(A - G^2 / 4)``.
+    - ``damped_ex``: ``G = s A + relu(G - s A)``, then ``A = G^2 / 4 + relu(A - G^2 / 4)``
+      (with the raw ``A``: ``G`` comes out negative where raw ``A`` and ``G`` are).
 
     Args:
         scheme: A ``Scheme`` or its value.
@@ -564,6 +569,11 @@ def parameterize(
 
     Returns:
         ``{"A", "dt"}`` and, for the damped schemes, ``"G"``: float64 arrays.
+
+    The D-LinOSS projections map onto closed regions: an ``A`` clipped to its
+    upper bound sits on the edge of the stable region (a double eigenvalue at
+    -1), which ``LinOSSLayer`` refuses with ``UnstableSchemeError`` unless it
+    is built with ``allow_unstable=True``.
 
     The sigmoid and square root are library functions, not elementwise
     arithmetic: their last bits may differ between platforms and from JAX.
