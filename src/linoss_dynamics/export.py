@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .conformance import ConformanceIndex, ConformanceReport
 from .errors import LogFormatError
 from .events import (
     CheckpointTakenModel,
@@ -84,6 +85,8 @@ _SCHEMAS: dict[str, Any] = {
     "diff_report": DiffReport,
     "inspect_report": InspectReport,
     "collection_report": CollectionReport,
+    "conformance_index": ConformanceIndex,
+    "conformance_report": ConformanceReport,
 }
 
 
