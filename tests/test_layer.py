@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,11 @@ from linoss_dynamics import (
     Scheme,
     UnstableSchemeError,
     UnsupportedModeError,
+    layer_from_module,
+    load_equinox,
+    load_layer,
     parameterize,
+    save_layer,
 )
 from linoss_dynamics import layer as layer_module
 from linoss_dynamics._forcing import ordered_matvec
@@ -528,3 +533,133 @@ def test_outputs_are_identical_with_simd_disabled() -> None:
 
     assert disabled == default
     assert len(set(default.values())) == len(ALL_SCHEMES)
+
+
+# -- loading and saving -------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ALL_SCHEMES, ids=lambda s: s.value)
+def test_npz_round_trip_gives_a_layer_with_the_same_bytes(
+    scheme: Scheme, tmp_path: Any
+) -> None:
+    layer = _random_layer(scheme, seed=9, vector_dt=scheme is not Scheme.IMEX)
+    U = np.random.default_rng(10).normal(size=(25, layer.width))
+    path = tmp_path / "layer.npz"
+
+    save_layer(layer, path)
+    loaded = load_layer(path)
+
+    assert loaded.scheme is scheme
+    sts.assert_same_bytes(loaded.forward(U), layer.forward(U))
+
+
+def test_npz_in_the_research_layout_loads(tmp_path: Any) -> None:
+    rng = np.random.default_rng(11)
+    B, C = rng.normal(size=(4, 3, 2)), rng.normal(size=(3, 4, 2))
+    path = tmp_path / "pairs.npz"
+    np.savez(path, A=np.ones(4), dt=np.full(4, 0.1), B=B, C=C, D=np.ones(3))
+
+    loaded = load_layer(path, scheme="imex")
+
+    np.testing.assert_array_equal(loaded.B, B[..., 0] + 1j * B[..., 1])
+    np.testing.assert_array_equal(loaded.C, C[..., 0] + 1j * C[..., 1])
+
+
+def test_bad_npz_files_are_refused_by_name(tmp_path: Any) -> None:
+    not_npz = tmp_path / "junk.npz"
+    not_npz.write_bytes(b"not a zip file")
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, A=np.array([object()], dtype=object))
+    no_D = tmp_path / "no_d.npz"
+    np.savez(no_D, A=np.ones(2), dt=0.1, B=np.ones((2, 1)), C=np.ones((1, 2)))
+    no_scheme = tmp_path / "no_scheme.npz"
+    np.savez(
+        no_scheme, A=np.ones(2), dt=0.1, B=np.ones((2, 1)), C=np.ones((1, 2)), D=[1.0]
+    )
+
+    with pytest.raises(LinOSSError) as junk:
+        load_layer(not_npz)
+    with pytest.raises(LinOSSError) as objects:
+        load_layer(pickled, scheme="im")
+    with pytest.raises(InvalidShapeError) as missing:
+        load_layer(no_D, scheme="im")
+    with pytest.raises(UnsupportedModeError) as schemeless:
+        load_layer(no_scheme)
+
+    assert junk.value.argument == "path"
+    assert objects.value.argument == "path"
+    assert missing.value.argument == "D"
+    assert schemeless.value.argument == "scheme"
+
+
+class DampedIMEX1Layer:
+    """Stands in for the research module: the same field names, raw values."""
+
+    def __init__(self, rng: np.random.Generator, P: int = 4, H: int = 2) -> None:
+        self.A_diag = rng.uniform(0.0, 2.0, P).astype(np.float32)
+        self.G_diag = rng.uniform(0.0, 1.0, P).astype(np.float32)
+        self.dt = rng.normal(size=P).astype(np.float32)
+        self.B = rng.uniform(-1.0, 1.0, (P, H, 2)).astype(np.float32)
+        self.C = rng.uniform(-1.0, 1.0, (H, P, 2)).astype(np.float32)
+        self.D = rng.normal(size=H).astype(np.float32)
+
+
+class LinOSSLayerModule:
+    def __init__(self, rng: np.random.Generator) -> None:
+        source = DampedIMEX1Layer(rng)
+        self.A_diag, self.steps, self.B, self.C, self.D = (
+            source.A_diag,
+            source.dt,
+            source.B,
+            source.C,
+            source.D,
+        )
+        self.G_diag = None
+        self.discretization, self.damping = "IMEX", False
+
+
+def test_a_research_module_maps_through_parameterize() -> None:
+    module = DampedIMEX1Layer(np.random.default_rng(12))
+
+    layer = layer_from_module(module)
+
+    expected = parameterize(
+        "damped_imex1",
+        A=module.A_diag.astype(np.float64),
+        dt=module.dt.astype(np.float64),
+        G=module.G_diag.astype(np.float64),
+    )
+    assert layer.scheme is Scheme.DAMPED_IMEX1
+    sts.assert_same_bytes(layer.A, expected["A"])
+    sts.assert_same_bytes(np.asarray(layer.dt), expected["dt"])
+    assert layer.B[1, 1] == complex(module.B[1, 1, 0], module.B[1, 1, 1])
+
+
+def test_a_module_with_discretization_fields_picks_its_scheme() -> None:
+    module = LinOSSLayerModule(np.random.default_rng(13))
+
+    layer = layer_from_module(module)
+
+    assert layer.scheme is Scheme.IMEX
+    assert layer.G is None
+
+
+def test_a_module_missing_a_field_is_named() -> None:
+    module = DampedIMEX1Layer(np.random.default_rng(14))
+    del module.G_diag
+
+    with pytest.raises(InvalidShapeError) as info:
+        layer_from_module(module)
+
+    assert info.value.argument == "G_diag"
+
+
+def test_equinox_loading_without_equinox_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setitem(sys.modules, "equinox", None)
+
+    with pytest.raises(LinOSSError, match="pip install equinox jax") as info:
+        load_equinox(tmp_path / "model.eqx", like=object())
+
+    assert info.value.argument == "equinox"

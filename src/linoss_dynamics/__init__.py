@@ -56,6 +56,7 @@ from .events import (
 from .export import export_jsonl
 from .fleet import verify_each, verify_many
 from .layer import LayerState, LinOSSLayer, parameterize
+from .layer_io import layer_from_module, load_equinox, load_layer, save_layer
 from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
 from .recorder import Recorder, Transition
@@ -114,11 +115,15 @@ __all__ = [
     "energy",
     "export_jsonl",
     "is_stable",
+    "layer_from_module",
     "linoss_scan",
     "linoss_step",
     "linoss_step_impl",
+    "load_equinox",
+    "load_layer",
     "max_stable_dt",
     "parameterize",
+    "save_layer",
     "state_at",
     "summarize",
     "verify",
