@@ -229,3 +229,52 @@ def assert_same_bytes(actual: Any, expected: Any) -> None:
         raise AssertionError(
             f"bytes differ at {index}: {actual[index]!r} != {expected[index]!r}"
         )
+
+
+MAX_LAYER_WIDTH = 4
+MAX_LAYER_WEIGHT = 10.0
+
+
+class LayerCase(NamedTuple):
+    """The parameters of one valid LinOSS layer and an input sequence for it."""
+
+    bank: Bank
+    B: np.ndarray
+    C: np.ndarray
+    D: np.ndarray
+    U: np.ndarray
+
+    def layer(self) -> Any:
+        from linoss_dynamics import LinOSSLayer
+
+        return LinOSSLayer(
+            self.bank.A,
+            self.bank.dt,
+            self.B,
+            self.C,
+            self.D,
+            G=self.bank.G,
+            scheme=self.bank.scheme,
+        )
+
+
+def _complex_matrices(shape: tuple[int, int]) -> st.SearchStrategy[np.ndarray]:
+    parts = arrays((*shape, 2), MAX_LAYER_WEIGHT)
+    return parts.map(lambda pair: pair[..., 0] + 1j * pair[..., 1])
+
+
+@st.composite
+def layer_cases(
+    draw: st.DrawFn,
+    schemes: st.SearchStrategy[Scheme] = schemes,
+    length: st.SearchStrategy[int] = _sequence_lengths,
+) -> LayerCase:
+    """A valid bank (see ``banks``), complex ``B`` (P, H) and ``C`` (H, P), real
+    ``D`` (H,) with H in 1..4, and inputs ``U`` (L, H)."""
+    bank = draw(banks(schemes=schemes, sizes=st.integers(1, 8)))
+    width = draw(st.integers(1, MAX_LAYER_WIDTH))
+    B = draw(_complex_matrices((bank.size, width)))
+    C = draw(_complex_matrices((width, bank.size)))
+    D = draw(arrays(width, MAX_LAYER_WEIGHT))
+    U = draw(arrays((draw(length), width)))
+    return LayerCase(bank, B, C, D, U)

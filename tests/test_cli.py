@@ -224,7 +224,8 @@ class TestRecord:
                 recorder.step(u)
         assert verified == (
             0,
-            f"ok: 31 events verified, run digest {recorder.run_digest.hex()}\n",
+            f"ok: 31 events verified, run digest {recorder.run_digest.hex()}\n"
+            f"Merkle root {recorder.tree_root.hex()}\n",
             "",
         )
 
@@ -363,7 +364,7 @@ class TestVerify:
         assert code == 0
         assert out == (
             f"ok: {report.events_verified} events verified, run digest "
-            f"{report.run_digest}\n"
+            f"{report.run_digest}\nMerkle root {report.tree_root}\n"
         )
 
     def test_json(self, capsys, log_path):
@@ -426,7 +427,7 @@ class TestVerify:
         code, out, _ = run(capsys, "verify", path)
 
         assert code == 0
-        assert out.rstrip().endswith(
+        assert out.splitlines()[0].endswith(
             "(no closing record: the run may have stopped early)"
         )
 
@@ -767,7 +768,10 @@ class TestAsACommand:
         assert recorded.returncode == 0, recorded.stderr
         assert verified.returncode == 0
         (digest,) = DIGEST.findall(verified.stdout)
-        assert verified.stdout == f"ok: 6 events verified, run digest {digest}\n"
+        root = verify(tmp_path / "run.log").tree_root
+        assert verified.stdout == (
+            f"ok: 6 events verified, run digest {digest}\nMerkle root {root}\n"
+        )
         assert json.loads(inspected.stdout)["run_digest"] == digest
 
     @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ count.
   checks collections of logs on a process pool or a Dask cluster.
 - Merkle roots, sealed checkpoints, inclusion and consistency proofs and
   offline bundles let an auditor check a log's claims without the whole log.
+- ``LinOSSLayer`` is the whole LinOSS / D-LinOSS layer, ``Re(C y) + D u``, as a
+  bit-exact reference for ports, with conformance vectors to check them.
 """
 
 from ._version import __version__
@@ -62,6 +64,8 @@ from .events import (
 )
 from .export import export_jsonl
 from .fleet import verify_each, verify_many
+from .layer import LayerState, LinOSSLayer, parameterize
+from .layer_io import layer_from_module, load_equinox, load_layer, save_layer
 from .logfile import LogReader, LogWriter, SyncPolicy
 from .oscillator import Oscillator
 from .proofs import (
@@ -99,7 +103,9 @@ __all__ = [
     "InvalidDtypeError",
     "InvalidShapeError",
     "InvalidValueError",
+    "LayerState",
     "LinOSSError",
+    "LinOSSLayer",
     "LogCorruptError",
     "LogError",
     "LogFormatError",
@@ -135,15 +141,20 @@ __all__ = [
     "energy",
     "export_jsonl",
     "is_stable",
+    "layer_from_module",
     "linoss_scan",
     "linoss_step",
     "linoss_step_impl",
+    "load_equinox",
+    "load_layer",
     "make_bundle",
     "max_stable_dt",
+    "parameterize",
     "parse_proof",
     "prove_consistency",
     "prove_inclusion",
     "read_seals",
+    "save_layer",
     "sealed_checkpoint",
     "state_at",
     "summarize",

@@ -617,6 +617,32 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    from .conformance import check_implementation
+
+    report = check_implementation(
+        args.impl,
+        args.fixtures,
+        max_ulps=args.max_ulps,
+        rtol=args.rtol,
+        atol=args.atol,
+        names=args.case,
+    )
+    if args.json:
+        _print_json(report)
+    else:
+        for case in report.cases:
+            verdict = "pass" if case.passed else "FAIL"
+            detail = case.error or (
+                f"max abs {case.max_abs_error:.3g}, rel {case.max_rel_error:.3g}, "
+                f"{case.max_ulps} ulp ({case.dtype}); {case.failing} outside"
+            )
+            print(f"{verdict} {case.name}: {detail}")
+        passed = sum(case.passed for case in report.cases)
+        print(f"{passed}/{len(report.cases)} cases pass {report.impl}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 # -- parser --------------------------------------------------------------------
 
 
@@ -810,6 +836,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", required=True, help="JSON Lines"
     )
     export.add_argument("--out", default="-", help="output file (default: stdout)")
+
+    conform = verb(
+        "conformance", _conformance, "check a layer implementation on the vectors"
+    )
+    conform.add_argument(
+        "--impl", required=True, metavar="MODULE:FUNCTION", help="fn(params, U, scheme)"
+    )
+    conform.add_argument("--fixtures", default="fixtures/conformance", metavar="DIR")
+    conform.add_argument("--max-ulps", type=_count, default=0, help="default 0")
+    conform.add_argument("--rtol", type=float, default=0.0, help="default 0")
+    conform.add_argument("--atol", type=float, default=0.0, help="default 0")
+    conform.add_argument("--case", action="append", help="only this case (repeatable)")
+    conform.add_argument("--json", action="store_true", help="print the report as JSON")
 
     schema = verb("schema", _schema, "write (or check) the JSON Schemas of the models")
     schema.add_argument("--out", default="schemas", help="directory (default: schemas)")

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .conformance import ConformanceIndex, ConformanceReport
 from .errors import LogFormatError
 from .events import (
     BundleReport,
@@ -92,6 +93,8 @@ _SCHEMAS: dict[str, Any] = {
     "consistency_proof": ConsistencyProof,
     "proof_check": ProofCheck,
     "bundle_report": BundleReport,
+    "conformance_index": ConformanceIndex,
+    "conformance_report": ConformanceReport,
 }
 
 
