@@ -76,13 +76,6 @@ def make_bundle(
         )
     found = checkpoints(source, max_frame_bytes=max_frame_bytes)
     first = max((s for s, _ in found if s <= seq), default=0)
-    checkpoint = sealed_checkpoint(
-        source,
-        covering=last + 1,
-        key=key,
-        seals=seals,
-        max_frame_bytes=max_frame_bytes,
-    )
     # spans[0] is the header's frame, spans[k + 1] event k's.
     spans = _frames(source, max_frame_bytes)
     if last >= len(spans) - 1:
@@ -90,6 +83,13 @@ def make_bundle(
             f"the log has {len(spans) - 1} events; to_seq {last} is beyond it",
             argument="to_seq",
         )
+    checkpoint = sealed_checkpoint(
+        source,
+        covering=last + 1,
+        key=key,
+        seals=seals,
+        max_frame_bytes=max_frame_bytes,
+    )
     with open(source, "rb") as handle:
         data = handle.read(spans[last + 1][1])
     header_frame = data[spans[0][0] : spans[0][1]]

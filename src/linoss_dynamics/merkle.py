@@ -95,8 +95,25 @@ class MerkleTree:
         return self.end - self.start
 
     def append(self, data: bytes) -> None:
-        """Add the leaf holding ``data`` (an event body)."""
-        self.append_block(1, _blake2b(_LEAF + data, digest_size=HASH_SIZE).digest())
+        """Add the leaf holding ``data`` (an event body).
+
+        ``append_block(1, leaf_hash(data))``, written out: it runs once per
+        recorded and per verified event.
+        """
+        digest = _blake2b(_LEAF + data, digest_size=HASH_SIZE).digest()
+        sizes = self._sizes
+        hashes = self._hashes
+        end = self.end + 1
+        size = 1
+        while sizes and sizes[-1] == size and end % (size << 1) == 0:
+            digest = _blake2b(
+                _NODE + hashes.pop() + digest, digest_size=HASH_SIZE
+            ).digest()
+            sizes.pop()
+            size <<= 1
+        sizes.append(size)
+        hashes.append(digest)
+        self.end = end
 
     def append_block(self, size: int, digest: bytes) -> None:
         """Add a perfect subtree of ``size`` leaves (a power of two) with root
