@@ -168,7 +168,11 @@ def _combine(
                     stretch = stretch._replace(
                         events=claim.seq - seq,
                         last_seq=claim.seq - 1 if claim.seq > first_seq else None,
+                        closed=claim.closed,
                         failure=failed,
+                        # The tree as it stood at the claim, as a sequential
+                        # verification reports it.
+                        blocks=claim.blocks,
                     )
                     break
                 seals_checked += claim.sealed

@@ -344,6 +344,8 @@ class Claim(NamedTuple):
     root: bytes
     sealed: bool
     blocks: tuple[tuple[int, bytes], ...]
+    closed: bool = False
+    """The claim's event is a closing record (the report's ``closed`` if it fails)."""
 
 
 def root_mismatch(claim: Claim, actual: bytes) -> Failure:
@@ -459,7 +461,15 @@ class _Replay:
         tree = self.tree
         if tree.start != 0:
             self.claims.append(
-                Claim(seq, offset, tree.end, root, sealed, tuple(tree.blocks()))
+                Claim(
+                    seq,
+                    offset,
+                    tree.end,
+                    root,
+                    sealed,
+                    tuple(tree.blocks()),
+                    self.closed,
+                )
             )
             return
         actual = tree.root()
