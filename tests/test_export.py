@@ -93,6 +93,8 @@ def assert_line_matches(line: dict[str, Any], event: Any, digest: bytes) -> None
     if isinstance(event, events.RunClosed):
         assert line["events"] == event.events
         assert line["run_digest"] == event.run_digest.hex()
+        root = event.tree_root
+        assert line["tree_root"] == (None if root is None else root.hex())
 
 
 class TestExportJsonl:

@@ -234,7 +234,7 @@ def rebuilt(data: bytes, seq: int, variant: int) -> bytes:
     writer = LogWriter(out, header)
     for record in records:
         if type(record) is RunClosed:
-            record = RunClosed(writer.seq, writer.seq, writer.digest)
+            record = RunClosed(writer.seq, writer.seq, writer.digest, writer.tree_root)
         writer.write(tamper(record, variant) if record.seq == seq else record)
     writer.close(clean=False)
     return out.getvalue()
