@@ -12,7 +12,15 @@ import logs
 import numpy as np
 import pytest
 
-from linoss_dynamics import Recorder, SealedCheckpoint, SealKey, read_seals
+from linoss_dynamics import (
+    Recorder,
+    SealedCheckpoint,
+    SealKey,
+    SigningKey,
+    VerifyKey,
+    load_key,
+    read_seals,
+)
 from linoss_dynamics.cli import main
 
 
@@ -48,6 +56,42 @@ class TestKeygen:
         assert code == 0
         assert key.key_id in out
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    def test_ed25519_writes_a_private_and_a_public_key(self, capsys, tmp_path):
+        path = tmp_path / "signer.key"
+
+        code, out, _ = run(capsys, "keygen", path, "--ed25519")
+
+        private, public = load_key(path), load_key(f"{path}.pub")
+        assert code == 0
+        assert isinstance(private, SigningKey)
+        assert isinstance(public, VerifyKey)
+        assert private.key_id == public.key_id
+        assert private.key_id in out
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    def test_record_signs_and_the_public_key_verifies(self, capsys, tmp_path):
+        key = tmp_path / "signer.key"
+        run(capsys, "keygen", key, "--ed25519")
+        config = tmp_path / "run.json"
+        config.write_text(
+            json.dumps(
+                {"scheme": "im", "A": [1.0, 2.0], "G": None, "dt": 0.1, "B": None}
+                | {"allow_unstable": False, "checkpoint_every": 5}
+            )
+        )
+        np.save(tmp_path / "u.npy", np.ones((12, 2)))
+        log = tmp_path / "run.log"
+
+        recorded = run(
+            capsys, "record", "--config", config, "--inputs", tmp_path / "u.npy",
+            "--out", log, "--key-file", key,
+        )  # fmt: skip
+        verified = run(capsys, "verify", log, "--key-file", f"{key}.pub")
+
+        assert recorded[0] == 0
+        assert verified[0] == 0
+        assert "3 sealed checkpoints checked" in verified[1]
 
     def test_never_replaces_a_key(self, capsys, tmp_path):
         path = tmp_path / "k.key"

@@ -77,7 +77,14 @@ from .proofs import (
 )
 from .recorder import Recorder, Transition
 from .schemes import Scheme
-from .seals import SealedCheckpoint, SealKey, read_seals
+from .seals import (
+    SealedCheckpoint,
+    SealKey,
+    SigningKey,
+    VerifyKey,
+    load_key,
+    read_seals,
+)
 from .stability import (
     STABLE_REGION,
     SpectralAnalysis,
@@ -124,6 +131,7 @@ __all__ = [
     "SealKeyError",
     "SealedCheckpoint",
     "SequentialVerifyWarning",
+    "SigningKey",
     "SpectralAnalysis",
     "SyncPolicy",
     "Transition",
@@ -131,6 +139,7 @@ __all__ = [
     "UnsupportedModeError",
     "UnsupportedVersionError",
     "VerificationReport",
+    "VerifyKey",
     "__version__",
     "check_proof",
     "checkpoints",
@@ -146,6 +155,7 @@ __all__ = [
     "linoss_step",
     "linoss_step_impl",
     "load_equinox",
+    "load_key",
     "load_layer",
     "make_bundle",
     "max_stable_dt",

@@ -39,7 +39,7 @@ from .events import BundleReport, Failure, FailureCode
 from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
 from .merkle import leaf_hash, range_proof, root_from_range
 from .proofs import sealed_checkpoint
-from .seals import SealedCheckpoint, SealKey, run_id
+from .seals import Key, SealedCheckpoint, run_id
 from .verify import checkpoints, failure_of, replay_stretch
 
 __all__ = ["BUNDLE_MAGIC", "make_bundle", "verify_bundle"]
@@ -57,7 +57,7 @@ def make_bundle(
     seq: int,
     *,
     to_seq: int | None = None,
-    key: SealKey | None = None,
+    key: Key | None = None,
     seals: Source | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> bytes:
@@ -163,7 +163,7 @@ def _parts(data: bytes) -> tuple[SealedCheckpoint, bytes, int, bytes, list[bytes
 def verify_bundle(
     bundle: bytes | Source,
     *,
-    key: SealKey | None = None,
+    key: Key | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> BundleReport:
     """Re-execute a bundle and check it against its sealed root (and, with the

@@ -221,6 +221,7 @@ def _record(args: argparse.Namespace) -> int:
         checkpoint_every=every,
         full_state=config.full_state,
         overwrite=args.overwrite,
+        key=_key(args),
     ) as recorder:
         for u in inputs:
             recorder.step(u)
@@ -283,16 +284,17 @@ def _notices(verb: str) -> Iterator[None]:
 
 
 def _key(args: argparse.Namespace, *, required: bool = False) -> Any:
-    """The seal key of ``--key-file``, or of ``$LINOSS_SEAL_KEY`` with ``--key-env``."""
-    from .seals import KEY_ENV, SealKey
+    """The key of ``--key-file``, or of ``$LINOSS_SEAL_KEY`` with ``--key-env``:
+    a seal key, or an Ed25519 private or public key."""
+    from .seals import KEY_ENV, load_key, parse_key
 
     if getattr(args, "key_file", None) is not None:
-        return SealKey.from_file(args.key_file)
+        return load_key(args.key_file)
     if getattr(args, "key_env", False):
-        key = SealKey.from_env()
-        if key is None:
+        text = os.environ.get(KEY_ENV)
+        if text is None:
             raise LinOSSError(f"--key-env: ${KEY_ENV} is not set", argument="key")
-        return key
+        return parse_key(text, source=f"${KEY_ENV}")
     if required:
         raise LinOSSError(
             "this needs the seal key: pass --key-file FILE or --key-env", argument="key"
@@ -300,21 +302,40 @@ def _key(args: argparse.Namespace, *, required: bool = False) -> Any:
     return None
 
 
-def _keygen(args: argparse.Namespace) -> int:
-    from .seals import SealKey
-
-    key = SealKey.generate()
+def _write_new(path: str, text: str, mode: int) -> bool:
+    """Write ``text`` to a file that must not exist yet; False if it does."""
     try:
-        fd = os.open(args.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+    return True
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from .seals import SealKey, SigningKey
+
+    public = f"{args.keyfile}.pub"
+    if args.ed25519 and os.path.exists(public):
+        print(f"linoss keygen: {public} exists; not replacing a key", file=sys.stderr)
+        return EXIT_CANNOT_START
+    key: Any = SigningKey.generate() if args.ed25519 else SealKey.generate()
+    text = key.text() if args.ed25519 else key.hex() + "\n"
+    if not _write_new(args.keyfile, text, 0o600):
         print(
             f"linoss keygen: {args.keyfile} exists; not replacing a key",
             file=sys.stderr,
         )
         return EXIT_CANNOT_START
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-    print(f"wrote a new seal key {key.key_id} to {args.keyfile} (keep it secret)")
+    if args.ed25519:
+        _write_new(public, key.verify_key.text(), 0o644)
+        print(
+            f"wrote a new Ed25519 signing key {key.key_id} to {args.keyfile} (keep it "
+            f"secret) and its public key to {public}"
+        )
+    else:
+        print(f"wrote a new seal key {key.key_id} to {args.keyfile} (keep it secret)")
     return EXIT_OK
 
 
@@ -717,6 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--overwrite", action="store_true", help="replace an existing log"
     )
+    _key_options(record, seals=False)
 
     check = verb("verify", _verify, "replay a log and check every event")
     check.add_argument("path")
@@ -735,6 +757,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     keygen = verb("keygen", _keygen, "write a new random seal key to a file")
     keygen.add_argument("keyfile")
+    keygen.add_argument(
+        "--ed25519",
+        action="store_true",
+        help="an Ed25519 signing key, and its public key in KEYFILE.pub",
+    )
 
     sealed = verb(
         "checkpoint", _checkpoint, "print a sealed checkpoint of a log (needs the key)"

@@ -66,7 +66,7 @@ from .errors import (
 )
 from .events import Event, RunClosed, RunStarted, RunStartedModel, header_to_model
 from .merkle import MerkleTree
-from .seals import SealedCheckpoint, SealKey, SealWriter, run_id, seals_path
+from .seals import Key, SealedCheckpoint, SealWriter, run_id, seals_path
 
 try:  # POSIX advisory locks; elsewhere the writer runs without one.
     import fcntl
@@ -208,7 +208,7 @@ class LogWriter:
         *,
         sync: SyncPolicy | None = None,
         overwrite: bool = False,
-        key: SealKey | None = None,
+        key: Key | None = None,
     ) -> LogWriter:
         """Start a new log at ``path`` (refuses an existing file unless ``overwrite``).
 
@@ -256,7 +256,7 @@ class LogWriter:
         sync: SyncPolicy | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         discard_damaged_tail: bool = False,
-        key: SealKey | None = None,
+        key: Key | None = None,
     ) -> tuple[LogWriter, Recovery]:
         """Continue an existing log after its last valid frame.
 

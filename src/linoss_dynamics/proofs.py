@@ -43,7 +43,7 @@ from .merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from .seals import SealedCheckpoint, SealKey, read_seals, run_id, seals_path
+from .seals import Key, SealedCheckpoint, read_seals, run_id, seals_path
 
 __all__ = [
     "check_proof",
@@ -119,7 +119,7 @@ def sealed_checkpoint(
     *,
     covering: int,
     size: int | None = None,
-    key: SealKey | None = None,
+    key: Key | None = None,
     seals: Source | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> SealedCheckpoint:
@@ -169,7 +169,7 @@ def prove_inclusion(
     seq: int,
     *,
     size: int | None = None,
-    key: SealKey | None = None,
+    key: Key | None = None,
     seals: Source | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> InclusionProof:
@@ -214,7 +214,7 @@ def prove_consistency(
     old_size: int,
     *,
     size: int | None = None,
-    key: SealKey | None = None,
+    key: Key | None = None,
     seals: Source | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> ConsistencyProof:
@@ -293,7 +293,7 @@ def parse_proof(text: str | bytes) -> InclusionProof | ConsistencyProof:
 
 
 def check_proof(
-    proof: InclusionProof | ConsistencyProof, *, key: SealKey | None = None
+    proof: InclusionProof | ConsistencyProof, *, key: Key | None = None
 ) -> ProofCheck:
     """Check a proof without the log; with ``key``, also its seal(s).
 
@@ -307,14 +307,14 @@ def check_proof(
     return _check_consistency(proof, key)
 
 
-def _checkpoint(text: str, key: SealKey | None) -> SealedCheckpoint:
+def _checkpoint(text: str, key: Key | None) -> SealedCheckpoint:
     checkpoint = SealedCheckpoint.parse(text)
     if key is not None:
         checkpoint.check(key)
     return checkpoint
 
 
-def _check_inclusion(proof: InclusionProof, key: SealKey | None) -> ProofCheck:
+def _check_inclusion(proof: InclusionProof, key: Key | None) -> ProofCheck:
     checkpoint = _checkpoint(proof.checkpoint, key)
     body = bytes.fromhex(proof.event)
     try:
@@ -360,7 +360,7 @@ def _check_inclusion(proof: InclusionProof, key: SealKey | None) -> ProofCheck:
     )  # fmt: skip
 
 
-def _check_consistency(proof: ConsistencyProof, key: SealKey | None) -> ProofCheck:
+def _check_consistency(proof: ConsistencyProof, key: Key | None) -> ProofCheck:
     old = _checkpoint(proof.old, key)
     new = _checkpoint(proof.new, key)
     if old.run != new.run:

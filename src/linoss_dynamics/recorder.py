@@ -21,7 +21,7 @@ from .events import (
 )
 from .logfile import LogWriter, SyncPolicy
 from .oscillator import Oscillator
-from .seals import SealedCheckpoint, SealKey, SealWriter, run_id
+from .seals import Key, SealedCheckpoint, SealKey, SealWriter, SigningKey, run_id
 from .transition import Stepper, normalize_input
 
 __all__ = ["DEFAULT_CHECKPOINT_EVERY", "Recorder", "Transition"]
@@ -69,7 +69,8 @@ class Recorder:
             can be located element by element at any step (the log grows by
             16 P bytes per step).
         overwrite: Replace an existing file at ``target``.
-        key: A ``SealKey``: seal the Merkle tree of the log at every checkpoint
+        key: A ``SealKey`` (or an Ed25519 ``SigningKey``): seal the Merkle
+            tree of the log at every checkpoint
             and when the log closes, into the sidecar file ``<target>.seals``
             (see ``seals``). The key is never written to the log.
         seals: Where the sealed checkpoints go instead: a path, or a writable
@@ -91,7 +92,7 @@ class Recorder:
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         full_state: bool = False,
         overwrite: bool = False,
-        key: SealKey | None = None,
+        key: Key | None = None,
         seals: str | os.PathLike[str] | IO[str] | None = None,
     ) -> None:
         if not isinstance(oscillator, Oscillator):
@@ -119,9 +120,11 @@ class Recorder:
             z0=self._stepper.z,
             fingerprint=fingerprint(),
         )
-        if key is not None and not isinstance(key, SealKey):
+        if key is not None and not isinstance(key, (SealKey, SigningKey)):
             raise InvalidValueError(
-                f"key must be a SealKey; got {type(key).__name__}", argument="key"
+                "key must be a SealKey or an Ed25519 SigningKey (a key that can "
+                f"seal); got {type(key).__name__}",
+                argument="key",
             )
         if seals is not None and key is None:
             raise InvalidValueError(

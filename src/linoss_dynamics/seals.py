@@ -16,17 +16,24 @@ of the key can make. It is plain text, UTF-8, every line ending in ``\\n``::
 - ``run`` is the run id: BLAKE2b-256 (personalised ``linoss-run-id``) of the
   canonical bytes of the run's parameters and initial state, the same bytes the
   chain's genesis digest hashes. It does not depend on the machine.
-- The seal line names the MAC (BLAKE2b-256 keyed with the seal key,
-  personalised ``linoss-seal``), the key id (the first 8 bytes of BLAKE2b of
-  the key, personalised ``linoss-key-id``: it names the key without revealing
-  it) and the MAC of the body.
+- The seal line names the algorithm, the key id and the seal of the body:
+  ``blake2b-256``, a MAC (BLAKE2b-256 keyed with a ``SealKey``, personalised
+  ``linoss-seal``; 64 hex digits), or ``ed25519``, a signature by a
+  ``SigningKey`` (128 hex digits) that anyone holding its ``VerifyKey`` can
+  check without being able to seal. The key id is the first 8 bytes of
+  BLAKE2b (personalised ``linoss-key-id``) of the MAC key or of the public key:
+  it names the key without revealing it.
 
 Only this exact text is accepted: a checkpoint is parsed, written again and
 compared byte for byte, so one checkpoint has one spelling.
 
 A seal key is 16 to 64 random bytes, kept as hex text in a file
 (``linoss keygen KEYFILE``) or in the ``LINOSS_SEAL_KEY`` environment variable.
-It is never written to a log. A recorder given a key appends a sealed
+Ed25519 keys (``linoss keygen --ed25519 KEYFILE``, which also writes
+``KEYFILE.pub``) are files of one line, ``ed25519-private <hex>`` or
+``ed25519-public <hex>``, and need the optional ``cryptography`` package
+(``pip install 'linoss-dynamics[sign]'``). ``load_key`` reads any of them. No
+key is ever written to a log. A recorder given a key appends a sealed
 checkpoint to the log's sidecar file ``<log>.seals`` at every checkpoint event
 and when it closes; ``verify(path, key=...)`` checks each of them against the
 tree it rebuilds.
@@ -41,7 +48,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from . import codec
 from .errors import AuditError, SealKeyError
@@ -51,8 +58,13 @@ from .merkle import HASH_NAME, HASH_SIZE
 __all__ = [
     "KEY_ENV",
     "SEALS_SUFFIX",
+    "Key",
     "SealKey",
     "SealedCheckpoint",
+    "SigningKey",
+    "VerifyKey",
+    "load_key",
+    "parse_key",
     "read_seals",
     "run_id",
     "seals_path",
@@ -71,13 +83,19 @@ MAX_SEALS_BYTES: Final = 64 << 20
 _MIN_KEY: Final = 16
 _MAX_KEY: Final = 64
 _KEY_ID_SIZE: Final = 8
+MAC_NAME: Final = HASH_NAME
+SIGNATURE_NAME: Final = "ed25519"
+_SEAL_HEX: Final = {MAC_NAME: 64, SIGNATURE_NAME: 128}
+_PRIVATE_PREFIX: Final = "ed25519-private "
+_PUBLIC_PREFIX: Final = "ed25519-public "
 _CHECKPOINT: Final = re.compile(
     rf"{re.escape(HEADER)}\n"
     r"run (?P<run>[0-9a-f]{64})\n"
     r"size (?P<size>0|[1-9][0-9]{0,18})\n"
     r"root (?P<root>[0-9a-f]{64})\n"
     r"\n"
-    rf"seal {re.escape(HASH_NAME)} (?P<key_id>[0-9a-f]{{16}}) (?P<seal>[0-9a-f]{{64}})\n"
+    r"seal (?P<algorithm>blake2b-256|ed25519) (?P<key_id>[0-9a-f]{16}) "
+    r"(?P<seal>[0-9a-f]{64}|[0-9a-f]{128})\n"
 )
 
 
@@ -164,10 +182,166 @@ class SealKey:
             return None
         return cls.from_hex(text, source=f"${variable}")
 
+    algorithm: Final = MAC_NAME
+
     def mac(self, body: bytes) -> str:
         return hashlib.blake2b(
             body, key=self._key, digest_size=HASH_SIZE, person=b"linoss-seal"
         ).hexdigest()
+
+    def seal(self, body: bytes) -> str:
+        """The seal of ``body`` (its MAC, as hex)."""
+        return self.mac(body)
+
+    def holds(self, body: bytes, seal: str) -> bool:
+        """Whether ``seal`` is this key's seal of ``body``."""
+        return hmac.compare_digest(seal, self.mac(body))
+
+
+def _ed25519() -> Any:
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        raise SealKeyError(
+            "Ed25519 keys need the cryptography package: pip install "
+            "'linoss-dynamics[sign]'",
+            argument="key",
+        ) from None
+    return ed25519
+
+
+def _key_id(public: bytes) -> str:
+    return hashlib.blake2b(
+        public, digest_size=_KEY_ID_SIZE, person=b"linoss-key-id"
+    ).hexdigest()
+
+
+class VerifyKey:
+    """An Ed25519 public key: checks ``ed25519`` seals, cannot make them."""
+
+    __slots__ = ("_key", "key_id", "public")
+
+    algorithm: Final = SIGNATURE_NAME
+
+    def __init__(self, public: bytes) -> None:
+        ed25519 = _ed25519()
+        if not isinstance(public, bytes) or len(public) != 32:
+            raise SealKeyError("an Ed25519 public key is 32 bytes", argument="key")
+        self.public = public
+        self._key = ed25519.Ed25519PublicKey.from_public_bytes(public)
+        self.key_id = _key_id(public)
+
+    def __repr__(self) -> str:
+        return f"VerifyKey(key_id={self.key_id!r})"
+
+    def text(self) -> str:
+        """The key as its key file holds it."""
+        return f"{_PUBLIC_PREFIX}{self.public.hex()}\n"
+
+    def seal(self, body: bytes) -> str:
+        raise SealKeyError(
+            "a public key checks seals and cannot make them: seal with the "
+            "SigningKey (the private key)",
+            argument="key",
+        )
+
+    def holds(self, body: bytes, seal: str) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            self._key.verify(bytes.fromhex(seal), body)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class SigningKey:
+    """An Ed25519 private key: makes ``ed25519`` seals that its ``verify_key`` checks."""
+
+    __slots__ = ("_key", "key_id", "verify_key")
+
+    algorithm: Final = SIGNATURE_NAME
+
+    def __init__(self, private: bytes) -> None:
+        ed25519 = _ed25519()
+        if not isinstance(private, bytes) or len(private) != 32:
+            raise SealKeyError("an Ed25519 private key is 32 bytes", argument="key")
+        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(private)
+        from cryptography.hazmat.primitives import serialization
+
+        public = self._key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.verify_key = VerifyKey(public)
+        self.key_id = self.verify_key.key_id
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(secrets.token_bytes(32))
+
+    def __repr__(self) -> str:  # never show the key itself
+        return f"SigningKey(key_id={self.key_id!r})"
+
+    def text(self) -> str:
+        """The key as its (private) key file holds it."""
+        from cryptography.hazmat.primitives import serialization
+
+        private = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return f"{_PRIVATE_PREFIX}{private.hex()}\n"
+
+    def seal(self, body: bytes) -> str:
+        signature: bytes = self._key.sign(body)
+        return signature.hex()
+
+    def holds(self, body: bytes, seal: str) -> bool:
+        return self.verify_key.holds(body, seal)
+
+
+Key = SealKey | SigningKey | VerifyKey
+"""Any key that checks seals; ``SealKey`` and ``SigningKey`` also make them."""
+
+
+def parse_key(text: str, *, source: str = "the key") -> Key:
+    """A key from its text: hex (a ``SealKey``) or an ``ed25519-...`` line."""
+    stripped = text.strip()
+    for prefix, cls in ((_PRIVATE_PREFIX, SigningKey), (_PUBLIC_PREFIX, VerifyKey)):
+        if stripped.startswith(prefix):
+            try:
+                raw = bytes.fromhex(stripped[len(prefix) :])
+            except ValueError:
+                raise SealKeyError(
+                    f"{source}: {prefix.strip()} must be followed by hex",
+                    argument="key",
+                ) from None
+            if len(raw) != 32:
+                raise SealKeyError(
+                    f"{source}: an Ed25519 key is 32 bytes; got {len(raw)}",
+                    argument="key",
+                )
+            key: Key = cls(raw)
+            return key
+    return SealKey.from_hex(stripped, source=source)
+
+
+def load_key(path: str | os.PathLike[str]) -> Key:
+    """The key in a key file: a ``SealKey``, a ``SigningKey`` or a ``VerifyKey``."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            data = handle.read(4 * _MAX_KEY + 2)
+    except OSError as exc:
+        raise SealKeyError(
+            f"cannot read the key file {name}: {exc.strerror}", argument="key_file"
+        ) from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        text = "\0"  # refused as not hex below
+    return parse_key(text, source=f"the key file {name}")
 
 
 @dataclass(frozen=True)
@@ -179,10 +353,12 @@ class SealedCheckpoint:
     root: bytes
     key_id: str
     seal: str
+    algorithm: str = MAC_NAME
 
     @classmethod
-    def make(cls, run: bytes, size: int, root: bytes, key: SealKey) -> SealedCheckpoint:
-        return cls(run, size, root, key.key_id, key.mac(_body(run, size, root)))
+    def make(cls, run: bytes, size: int, root: bytes, key: Key) -> SealedCheckpoint:
+        body = _body(run, size, root)
+        return cls(run, size, root, key.key_id, key.seal(body), key.algorithm)
 
     @property
     def body(self) -> bytes:
@@ -192,14 +368,14 @@ class SealedCheckpoint:
         """The checkpoint in its one text form."""
         return (
             self.body.decode("ascii")
-            + f"\nseal {HASH_NAME} {self.key_id} {self.seal}\n"
+            + f"\nseal {self.algorithm} {self.key_id} {self.seal}\n"
         )
 
     @classmethod
     def parse(cls, text: str) -> SealedCheckpoint:
         """Read a checkpoint's text; anything but the exact form is refused."""
         match = _CHECKPOINT.fullmatch(text)
-        if match is None:
+        if match is None or len(match["seal"]) != _SEAL_HEX[match["algorithm"]]:
             raise AuditError(
                 "not a sealed checkpoint: expected the text `linoss prove` and "
                 f"`linoss checkpoint` write, starting {HEADER!r} (see "
@@ -212,17 +388,25 @@ class SealedCheckpoint:
             bytes.fromhex(match["root"]),
             match["key_id"],
             match["seal"],
+            match["algorithm"],
         )
 
-    def check(self, key: SealKey) -> None:
-        """Raise ``AuditError`` unless ``key`` made this seal."""
+    def check(self, key: Key) -> None:
+        """Raise ``AuditError`` unless ``key`` made this seal (for a
+        ``VerifyKey``: unless its ``SigningKey`` did)."""
+        if self.algorithm != key.algorithm:
+            raise AuditError(
+                f"the checkpoint of size {self.size} is sealed with {self.algorithm}; "
+                f"the key given checks {key.algorithm} seals",
+                argument="key",
+            )
         if self.key_id != key.key_id:
             raise AuditError(
                 f"the checkpoint of size {self.size} was sealed with key "
                 f"{self.key_id}; the key given is {key.key_id}",
                 argument="key",
             )
-        if not hmac.compare_digest(self.seal, key.mac(self.body)):
+        if not key.holds(self.body, self.seal):
             raise AuditError(
                 f"the seal of the checkpoint of size {self.size} does not match its "
                 "run, size and root: the checkpoint was altered, or sealed by "
@@ -273,6 +457,11 @@ def read_seals(path: str | os.PathLike[str]) -> list[SealedCheckpoint]:
 
 
 def _checkpoints(text: str, name: str) -> Iterator[SealedCheckpoint]:
+    if text and not text.endswith("\n"):
+        raise AuditError(
+            f"{name}: the last line is cut short; the file was altered or cut short",
+            argument="seals",
+        )
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -298,7 +487,7 @@ class SealWriter:
     """
 
     def __init__(
-        self, target: str | os.PathLike[str] | IO[str], key: SealKey, run: bytes
+        self, target: str | os.PathLike[str] | IO[str], key: Key, run: bytes
     ) -> None:
         self.key = key
         self.run = run

@@ -51,7 +51,7 @@ from .events import (
 )
 from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
 from .merkle import EMPTY_ROOT, MerkleTree
-from .seals import SealKey, read_seals, run_id, seals_path
+from .seals import Key, read_seals, run_id, seals_path
 from .transition import StepOutcome, Stepper
 
 __all__ = ["Progress", "checkpoints", "diff", "state_at", "trajectory", "verify"]
@@ -620,7 +620,7 @@ def verify(
     workers: int | None = None,
     progress: Progress | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-    key: SealKey | None = None,
+    key: Key | None = None,
     seals: str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
     """Replay a log and check every event; the report names the first failure.
@@ -643,7 +643,8 @@ def verify(
             with a ``SequentialVerifyWarning``.
         progress: Called with the count of verified events every so often.
         max_frame_bytes: Bound on a frame's declared size.
-        key: The ``SealKey`` to check sealed checkpoints with.
+        key: The key to check sealed checkpoints with: a ``SealKey``, or for
+            Ed25519 seals a ``VerifyKey`` (or the ``SigningKey``).
         seals: The seals file (default: ``<source>.seals``; needed with ``key``
             when ``source`` is not a path).
 
@@ -735,7 +736,7 @@ def verify(
 def _sealed_roots(
     source: Source,
     path: str | None,
-    key: SealKey,
+    key: Key,
     seals: str | os.PathLike[str] | None,
     max_frame_bytes: int,
 ) -> tuple[dict[int, bytes], Failure | None]:
