@@ -566,15 +566,15 @@ class TestReadSeals:
 
         for cut in range(len(data)):
             path.write_text(data[:cut], encoding="ascii")
-            kept = sum(1 for end in ends if end <= cut + 1)
             try:
                 outcome: Any = read_seals(path)
             except AuditError as exc:
                 outcome = str(exc)
-            # A cut at a checkpoint's end, or just before its final newline,
-            # leaves whole checkpoints; any other cut names the first line of
-            # the checkpoint it falls in.
-            if cut == 0 or cut in ends or cut + 1 in ends:
+            # A cut at a checkpoint's end leaves whole checkpoints; any other
+            # cut, even just before a checkpoint's final newline, names the
+            # first line of the checkpoint it falls in.
+            kept = sum(1 for end in ends if end <= cut)
+            if cut == 0 or cut in ends:
                 expected: Any = written[:kept]
             else:
                 expected = (

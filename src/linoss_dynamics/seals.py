@@ -457,19 +457,21 @@ def read_seals(path: str | os.PathLike[str]) -> list[SealedCheckpoint]:
 
 
 def _checkpoints(text: str, name: str) -> Iterator[SealedCheckpoint]:
-    if text and not text.endswith("\n"):
-        raise AuditError(
-            f"{name}: the last line is cut short; the file was altered or cut short",
-            argument="seals",
-        )
+    if not text:
+        return
     lines = text.split("\n")
-    if lines and lines[-1] == "":
+    whole = text.endswith("\n")
+    if whole:
         lines.pop()
     per = 6  # header, run, size, root, blank line, seal
     for start in range(0, len(lines), per):
-        block = lines[start : start + per]
+        block = "\n".join(lines[start : start + per])
+        # Every checkpoint ends with a newline, the last one included: a file
+        # cut before it is cut short.
+        if start + per < len(lines) or whole:
+            block += "\n"
         try:
-            yield SealedCheckpoint.parse("\n".join(block) + "\n")
+            yield SealedCheckpoint.parse(block)
         except AuditError:
             raise AuditError(
                 f"{name}, line {start + 1}: not a sealed checkpoint (a seals file "
