@@ -352,6 +352,7 @@ REPORT_KEYS = {
     "closed",
     "tree_root",
     "seals_checked",
+    "sealed_events",
     "failure",
 }
 

@@ -865,6 +865,28 @@ class TestForgery:
         assert report.seals_checked == sum(1 for seal in seals if seal.size <= k)
         assert report.run_digest is None
 
+    def test_with_the_seals_after_the_change_removed_it_fails(self, forged, seals):
+        # The forger also cuts the seals file back to the seals made before
+        # the change: every remaining seal holds, but the closed log's close
+        # is no longer sealed.
+        path, k = forged
+        kept = [seal for seal in seals if seal.size <= k]
+        trimmed = copy_log(path, path.with_name(f"{path.stem}-trimmed.log"))
+        seals_file(trimmed).write_text("".join(seal.text() for seal in kept))
+        events = len(bodies_of(path))
+
+        report = both(trimmed, key=KEY)
+
+        if not kept:
+            assert report.failure.code is FailureCode.SEAL_MISSING
+            assert report.failure.seq == -1
+            return
+        assert report.failure.code is FailureCode.SEAL_MISSING
+        assert report.failure.seq == kept[-1].size
+        assert f"closed after {events} events" in report.failure.message
+        assert report.seals_checked == len(kept)
+        assert report.sealed_events == kept[-1].size
+
     def test_without_its_seals_file_it_fails_with_the_key(self, forged):
         path, _ = forged
         bare = copy_log(path, path.with_name(f"{path.stem}-bare.log"), seals=False)

@@ -263,7 +263,9 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"Merkle root {report.tree_root}")
         if key is not None:
             print(
-                f"{report.seals_checked:,} sealed checkpoints checked (key {key.key_id})"
+                f"{report.seals_checked:,} sealed checkpoints checked (key "
+                f"{key.key_id}); {report.sealed_events:,} of "
+                f"{report.first_seq + report.events_verified:,} events under seal"
             )
     else:
         print(f"FAILED after {report.events_verified:,} verified events")

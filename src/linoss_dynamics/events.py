@@ -494,6 +494,13 @@ class VerificationReport(_Model):
     seals_checked: NonNegativeInt = Field(
         default=0, description="sealed checkpoints checked against the tree"
     )
+    sealed_events: NonNegativeInt = Field(
+        default=0,
+        description=(
+            "events covered by the largest sealed checkpoint (the rest of an "
+            "unclosed log is not sealed)"
+        ),
+    )
     failure: Failure | None = None
 
 

@@ -812,19 +812,34 @@ def report_of(
     stretch: Stretch,
     sealed: dict[int, bytes] | None = None,
 ) -> VerificationReport:
-    """The report of a verification that started at ``first_seq``; with the
-    ``sealed`` roots of a verification to the end, a log shorter than its seals
-    fails."""
+    """The report of a verification that started at ``first_seq``.
+
+    With the ``sealed`` roots of a verification to the end, a log shorter than
+    its seals fails, and so does a closed log whose last events no seal covers:
+    a recorder with a key seals the log as it closes it, so those events were
+    added, or their seals removed, by someone else.
+    """
     failure = stretch.failure
+    events = first_seq + stretch.events
     if failure is None and sealed:
         covered = max(sealed)
-        if first_seq + stretch.events < covered:
+        if events < covered:
             failure = Failure(
                 code=FailureCode.LOG_TRUNCATED,
-                seq=first_seq + stretch.events,
+                seq=events,
                 message=(
-                    f"the seals cover {covered} events and the log has "
-                    f"{first_seq + stretch.events}: events were cut from its end"
+                    f"the seals cover {covered} events and the log has {events}: "
+                    "events were cut from its end"
+                ),
+            )
+        elif stretch.closed and covered < events:
+            failure = Failure(
+                code=FailureCode.SEAL_MISSING,
+                seq=covered,
+                message=(
+                    f"the log is closed after {events} events and its seals cover "
+                    f"{covered}: the seal of its close is missing (events after seq "
+                    f"{covered - 1} were added or their seals removed without the key)"
                 ),
             )
     return VerificationReport(
@@ -837,6 +852,7 @@ def report_of(
         closed=stretch.closed,
         tree_root=None if stretch.root is None else stretch.root.hex(),
         seals_checked=stretch.seals_checked,
+        sealed_events=max(sealed, default=0) if sealed else 0,
         failure=failure,
     )
 
