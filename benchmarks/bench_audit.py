@@ -72,7 +72,7 @@ class Config:
     long_steps: int
 
 
-FULL = Config(rounds=31, block_seconds=0.1, verify_steps=20_000, long_steps=1_000_000)
+FULL = Config(rounds=61, block_seconds=0.1, verify_steps=20_000, long_steps=1_000_000)
 QUICK = Config(rounds=5, block_seconds=0.02, verify_steps=2_000, long_steps=50_000)
 
 # The module, not the function the package exports under the same name.
@@ -221,6 +221,9 @@ def run(config: Config, log: Any) -> dict[str, Any]:
         seq = int(report.events_verified * 0.812331)
         proof, proved = timed(prove_inclusion, long, seq)
         proof_json = proof.model_dump_json()
+        # Under the seal of the whole log, the closing one.
+        whole = prove_inclusion(long, seq, size=report.events_verified)
+        assert check_proof(whole, key=key).size == report.events_verified
         check, checked = timed(check_proof, proof, key=key)
         assert check.ok
         consistency, proved_c = timed(prove_consistency, long, 1001)
@@ -236,7 +239,13 @@ def run(config: Config, log: Any) -> dict[str, Any]:
             "seals": report.seals_checked,
             "record_s": recorded,
             "verify_with_key_s": verified,
+            "inclusion_whole": {
+                "size": report.events_verified,
+                "path_hashes": len(whole.path),
+                "json_bytes": len(whole.model_dump_json()),
+            },
             "inclusion": {
+                "size": check.size,
                 "seq": seq,
                 "path_hashes": len(proof.path),
                 "json_bytes": len(proof_json),
@@ -311,7 +320,8 @@ def report(result: dict[str, Any]) -> str:
             [
                 ["events, bytes, seals", f"{long['events']:,} events, {long['bytes']:,} bytes, {long['seals']:,} sealed checkpoints"],
                 ["recorded (sealed); verified with the key", f"{long['record_s']:.1f} s; {long['verify_with_key_s']:.1f} s"],
-                [f"inclusion proof of seq {inc['seq']:,}", f"{inc['path_hashes']} hashes, {inc['json_bytes']:,} bytes of JSON; made in {inc['prove_s']:.2f} s, checked in {h.format_seconds(inc['check_s'])}"],
+                [f"inclusion proof of seq {inc['seq']:,} under the seal of {inc['size']:,} events", f"{inc['path_hashes']} hashes, {inc['json_bytes']:,} bytes of JSON; made in {inc['prove_s']:.2f} s, checked in {h.format_seconds(inc['check_s'])}"],
+                [f"the same under the closing seal, {long['inclusion_whole']['size']:,} events", f"{long['inclusion_whole']['path_hashes']} hashes, {long['inclusion_whole']['json_bytes']:,} bytes of JSON"],
                 [f"consistency proof {con['old']:,} -> {con['new']:,}", f"{con['path_hashes']} hashes, {con['json_bytes']:,} bytes; made in {con['prove_s']:.2f} s, checked in {h.format_seconds(con['check_s'])}"],
                 [f"bundle of events {bun['first_seq']:,} to {bun['last_seq']:,}", f"{bun['bytes']:,} bytes; made in {bun['make_s']:.2f} s, re-executed in {h.format_seconds(bun['verify_s'])}"],
             ],
