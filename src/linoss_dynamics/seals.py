@@ -160,18 +160,7 @@ class SealKey:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> SealKey:
-        name = os.fspath(path)
-        try:
-            with open(name, "rb") as handle:
-                data = handle.read(4 * _MAX_KEY + 2)
-        except OSError as exc:
-            raise SealKeyError(
-                f"cannot read the key file {name}: {exc.strerror}", argument="key_file"
-            ) from None
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            text = "\0"  # not hex: refused below with the same message
+        name, text = _key_text(path)
         return cls.from_hex(text, source=f"the key file {name}")
 
     @classmethod
@@ -329,6 +318,12 @@ def parse_key(text: str, *, source: str = "the key") -> Key:
 
 def load_key(path: str | os.PathLike[str]) -> Key:
     """The key in a key file: a ``SealKey``, a ``SigningKey`` or a ``VerifyKey``."""
+    name, text = _key_text(path)
+    return parse_key(text, source=f"the key file {name}")
+
+
+def _key_text(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """A key file's name and text (at most a few hundred bytes are read)."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as handle:
@@ -338,10 +333,9 @@ def load_key(path: str | os.PathLike[str]) -> Key:
             f"cannot read the key file {name}: {exc.strerror}", argument="key_file"
         ) from None
     try:
-        text = data.decode("ascii")
+        return name, data.decode("ascii")
     except UnicodeDecodeError:
-        text = "\0"  # refused as not hex below
-    return parse_key(text, source=f"the key file {name}")
+        return name, "\0"  # not a key: refused as not hex by the caller
 
 
 @dataclass(frozen=True)
