@@ -224,21 +224,17 @@ def verify_in_segments(
         _notice("the log has no checkpoint to split at in the range verified")
         return None
 
+    # The arguments of each stretch's task, in log order.
+    tasks = [
+        (path, begin, end, max_frame_bytes, _within(sealed, begin, end), i == len(plan) - 1)
+        for i, (begin, end) in enumerate(plan)
+    ]  # fmt: skip
     results: list[Stretch | None] = [None] * len(plan)
     with ProcessPoolExecutor(
         max_workers=min(workers, len(plan)), mp_context=pool_context()
     ) as pool:
         futures: dict[Future[Stretch], int] = {
-            pool.submit(
-                _verify_stretch,
-                path,
-                begin,
-                end,
-                max_frame_bytes,
-                _within(sealed, begin, end),
-                i == len(plan) - 1,
-            ): i
-            for i, (begin, end) in enumerate(plan)
+            pool.submit(_verify_stretch, *task): i for i, task in enumerate(tasks)
         }
         try:
             _collect(futures, results, progress)
@@ -250,15 +246,7 @@ def verify_in_segments(
     needed = _needed(results)
     for i in range(needed):
         if results[i] is None:
-            begin, end = plan[i]
-            results[i] = _verify_stretch(
-                path,
-                begin,
-                end,
-                max_frame_bytes,
-                _within(sealed, begin, end),
-                i == len(plan) - 1,
-            )
+            results[i] = _verify_stretch(*tasks[i])
             needed = _needed(results)
     report = _combine(
         path, plan[:needed], results[:needed], sealed, whole=to_seq is None
