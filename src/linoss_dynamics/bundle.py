@@ -76,11 +76,10 @@ def make_bundle(
         )
     found = checkpoints(source, max_frame_bytes=max_frame_bytes)
     first = max((s for s, _ in found if s <= seq), default=0)
-    # spans[0] is the header's frame, spans[k + 1] event k's.
-    spans = _frames(source, max_frame_bytes)
-    if last >= len(spans) - 1:
+    header_span, segment_span, events = _spans(source, first, last, max_frame_bytes)
+    if segment_span is None:
         raise AuditError(
-            f"the log has {len(spans) - 1} events; to_seq {last} is beyond it",
+            f"the log has {events} events; to_seq {last} is beyond it",
             argument="to_seq",
         )
     checkpoint = sealed_checkpoint(
@@ -90,10 +89,10 @@ def make_bundle(
         seals=seals,
         max_frame_bytes=max_frame_bytes,
     )
+    # Only the header's frame and the segment are read, not the log before it.
     with open(source, "rb") as handle:
-        data = handle.read(spans[last + 1][1])
-    header_frame = data[spans[0][0] : spans[0][1]]
-    segment = data[spans[first + 1][0] : spans[last + 1][1]]
+        header_frame = _read_span(handle, header_span)
+        segment = _read_span(handle, segment_span)
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
         if run_id(reader.header.spec, reader.header.y0, reader.header.z0) != (
             checkpoint.run
@@ -108,15 +107,35 @@ def make_bundle(
     return head + xxhash.xxh3_128_digest(head)
 
 
-def _frames(source: Source, max_frame_bytes: int) -> list[tuple[int, int]]:
-    """``(start, end)`` byte offsets of the header frame and of each event's frame."""
+def _read_span(handle: Any, span: tuple[int, int]) -> bytes:
+    handle.seek(span[0])
+    data: bytes = handle.read(span[1] - span[0])
+    if len(data) != span[1] - span[0]:
+        raise LogError("the log changed while the bundle was made: make it again")
+    return data
+
+
+def _spans(
+    source: Source, first: int, last: int, max_frame_bytes: int
+) -> tuple[tuple[int, int], tuple[int, int] | None, int]:
+    """Byte ranges of the header's frame and of the frames of events ``first``
+    to ``last`` (None if the log ends before ``last``), and the events scanned."""
+    start = end = None
+    events = 0
     with LogReader(source, max_frame_bytes=max_frame_bytes) as reader:
-        header_end = reader.offset
-        spans = [(len(codec.MAGIC), header_end)]
-        offsets = [offset for _, offset, _ in reader.scan()]
-    ends = [*offsets[1:], os.path.getsize(source)]
-    spans += list(zip(offsets, ends, strict=True))
-    return spans
+        header = (len(codec.MAGIC), reader.offset)
+        for seq, offset, _ in reader.scan():
+            if seq == first:
+                start = offset
+            if seq == last + 1:
+                end = offset
+                break
+            events = seq + 1
+    if start is None or (end is None and events <= last):
+        return header, None, events
+    if end is None:
+        end = os.path.getsize(source)
+    return header, (start, end), events
 
 
 def _parts(data: bytes) -> tuple[SealedCheckpoint, bytes, int, bytes, list[bytes]]:
