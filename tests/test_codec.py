@@ -1090,3 +1090,74 @@ class TestStrictStepDecoder:
             return
 
         assert codec.encode_step(*record) == bytes(body)
+
+
+class TestUsualStepLayout:
+    """The fixed-position decoder of the usual step layout agrees with the
+    general one: it takes exactly the canonical bodies, and hands every other
+    body to the general path, which names what is wrong."""
+
+    def warm(self, size: int = 4) -> None:
+        # The fast path needs a u head seen before, as in a log being read.
+        codec.decode_event(
+            codec.encode_step(1, np.ones(size), None, b"\x01" * 16, 1.0, 1.0, 0.0)
+        )
+
+    @pytest.mark.parametrize(
+        "body",
+        [b"\x9a\x01\xcc", b"\x9a\x01\xcd\x01", b"\x9a\x01\xce\x00\x01"],
+    )
+    def test_short_bodies_are_body_errors_with_a_warm_cache(self, body):
+        self.warm()
+
+        with pytest.raises(BodyError, match="ends early"):
+            codec.decode_event(body)
+
+    @given(
+        st.integers(0, 2**64 - 1),
+        st.lists(
+            st.floats(allow_nan=False, allow_infinity=False), min_size=4, max_size=4
+        ),
+        st.binary(min_size=16, max_size=16),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+    @settings(max_examples=200)
+    def test_round_trip_at_every_seq_width(self, seq, values, digest, energy):
+        self.warm()
+        u = np.array(values)
+        body = codec.encode_step(seq, u, None, digest, energy, energy, 0.0)
+
+        record = codec.decode_event(body)
+
+        assert record.seq == seq
+        assert record.u.tobytes() == u.tobytes()
+        assert record.state_digest == digest
+        assert codec.encode_event(record) == body
+
+    @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+    def test_a_non_finite_input_is_refused(self, value):
+        self.warm()
+        u = np.ones(4)
+        body = bytearray(codec.encode_step(7, u, None, b"\x02" * 16, 1.0, 1.0, 0.0))
+        at = body.index(u.tobytes())
+        body[at : at + 8] = struct.pack("<d", value)
+
+        with pytest.raises(BodyError, match="finite"):
+            codec.decode_event(bytes(body))
+
+    def test_every_byte_changed_is_refused_or_decoded_as_the_general_path_does(self):
+        self.warm()
+        body = codec.encode_step(
+            300, np.arange(4.0), None, b"\x03" * 16, 2.0, 1.0, -1.0
+        )
+
+        for at in range(len(body)):
+            for bit in range(8):
+                changed = bytearray(body)
+                changed[at] ^= 1 << bit
+                try:
+                    record = codec.decode_event(bytes(changed))
+                except BodyError:
+                    continue
+                # Accepted: it must be canonical, so it encodes back to itself.
+                assert codec.encode_event(record) == bytes(changed)

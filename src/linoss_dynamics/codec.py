@@ -584,6 +584,8 @@ _UINT_FORMS: Final = {
     0xCF: struct.Struct(">Q"),
 }
 _BE_F64: Final = struct.Struct(">d")
+_U16: Final = struct.Struct(">H")
+_U32: Final = struct.Struct(">I")
 _ENERGIES: Final = struct.Struct(">dxdxd")
 _STEP_CODE: Final = int(EventKind.STEP_APPLIED)
 
@@ -701,6 +703,54 @@ def step_inputs(
     return _step_head(body)[:3]
 
 
+_USUAL_TAIL: Final = struct.Struct(">BBB16sBdBdBdBB")
+_USUAL_MARKERS: Final = (0xC0, 0xC4, DIGEST_SIZE, 0xCB, 0xCB, 0xCB, 0xC0, 0xC0)
+_isfinite: Final = math.isfinite
+
+
+def _decode_usual_step(body: bytes) -> StepApplied | None:
+    """The step layout the recorder writes nearly always, by fixed positions:
+    ``u`` an array of a shape seen before, no per-step ``dt``, no full state.
+
+    Every byte is either compared with the one the canonical encoding puts
+    there or is a value, and the length must match, so exactly the canonical
+    bodies of this layout are taken; None sends any other body to
+    ``_decode_step``, which decodes it or says what is wrong.
+    """
+    known = _ARRAY_HEADS.get("u")
+    if known is None or len(body) < _USUAL_TAIL.size + 8:
+        return None  # too short to index by position: the general path says why
+    marker = body[2]
+    if marker < 0x80:
+        seq, pos = marker, 3
+    elif marker == 0xCC and body[3] >= 0x80:
+        seq, pos = body[3], 4
+    elif marker == 0xCD and (seq := _U16.unpack_from(body, 3)[0]) >= 0x100:
+        pos = 5
+    elif marker == 0xCE and (seq := _U32.unpack_from(body, 3)[0]) >= 0x10000:
+        pos = 7
+    else:
+        return None  # an eight-byte seq, or not canonical: the general path
+    head, shape, nbytes = known
+    start = pos + len(head)
+    end = start + nbytes
+    if len(body) != end + _USUAL_TAIL.size or not body.startswith(head, pos):
+        return None
+    dt, c4, size, digest, f0, e0, f1, e1, f2, de, ny, nz = _USUAL_TAIL.unpack_from(
+        body, end
+    )
+    if (dt, c4, size, f0, f1, f2, ny, nz) != _USUAL_MARKERS or not (
+        _isfinite(e0) and _isfinite(e1) and _isfinite(de)
+    ):
+        return None
+    if body[start + 7 : end : 8].translate(None, _NOT_TOP_OF_NON_FINITE):
+        return None  # a value that may not be finite: checked on the general path
+    u = np.frombuffer(body, _LE_F64, nbytes >> 3, start)
+    return StepApplied(
+        seq, u if len(shape) == 1 else u.reshape(shape), None, digest, e0, e1, de
+    )
+
+
 def _decode_step(body: bytes) -> StepApplied:
     """A step body, parsed in place, accepting the canonical layout only.
 
@@ -765,7 +815,7 @@ def decode_event(
         and body[0] == 0x9A
         and body[1] == EventKind.STEP_APPLIED
     ):
-        return _decode_step(body)
+        return _decode_usual_step(body) or _decode_step(body)
     obj = _unpack(body)
     _canonical(obj, body)
     if type(obj) is not list or not obj:
