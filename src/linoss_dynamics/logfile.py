@@ -28,7 +28,7 @@ file in large blocks; ``fsync`` makes them durable.
 - ``SyncPolicy.every(n)``: write and ``fsync`` every ``n`` events: loses at most
   the last ``n - 1`` events.
 - ``SyncPolicy.every_event()``: write and ``fsync`` each event: loses nothing
-  acknowledged, at the cost of one ``fsync`` per event: about 220 microseconds
+  acknowledged, at the cost of one ``fsync`` per event: 160 to 220 microseconds
   on the virtual disk measured in BENCHMARKS.md, against 3 to 5 microseconds
   for an event buffered under ``on_close``. ``every(100)`` cost 1.25 times
   ``on_close`` per recorded step there.
