@@ -14,6 +14,7 @@ from pathlib import Path
 import logs
 import numpy as np
 import pytest
+import strategies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,14 +22,18 @@ from linoss_dynamics import (
     AuditError,
     InclusionProof,
     LogReader,
+    Oscillator,
     Recorder,
     SealKey,
     check_proof,
+    make_bundle,
     parse_proof,
     prove_consistency,
     prove_inclusion,
     read_seals,
     sealed_checkpoint,
+    verify,
+    verify_bundle,
 )
 from linoss_dynamics.events import CheckpointTaken, ParamsChanged, StepApplied
 
@@ -267,3 +272,44 @@ class TestSealedCheckpoint:
     def test_a_size_beyond_the_log(self, sealed):
         with pytest.raises(AuditError, match="the log has"):
             sealed_checkpoint(sealed, covering=1, size=10_000, key=KEY)
+
+
+@given(
+    bank=strategies.banks(sizes=st.integers(1, 6)),
+    steps=st.integers(1, 40),
+    every=st.integers(0, 9),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+@settings(max_examples=25, deadline=None)
+def test_random_sealed_logs_verify_and_every_proof_holds(
+    tmp_path_factory, bank, steps, every, seed, data
+):
+    # Any stable bank, run length and checkpoint policy: the log verifies with
+    # its key, every sealed checkpoint is consistent with the last, and an
+    # inclusion proof of any event, and a bundle ending at it, hold.
+    osc = Oscillator(bank.A, bank.dt, G=bank.G, mode=bank.scheme)
+    rng = np.random.default_rng(seed)
+    path = tmp_path_factory.mktemp("random") / "run.log"
+    with Recorder(
+        path, osc, rng.standard_normal(osc.size), np.zeros(osc.size),
+        checkpoint_every=every, key=KEY,
+    ) as recorder:  # fmt: skip
+        for u in rng.standard_normal((steps, osc.size)):
+            recorder.step(u)
+    seals = read_seals(f"{path}.seals")
+    events = len(records_of(path))
+    seq = data.draw(st.integers(0, events - 1), label="seq")
+
+    report = verify(path, key=KEY)
+    inclusion = check_proof(prove_inclusion(path, seq), key=KEY)
+    consistency = [check_proof(prove_consistency(path, s.size), key=KEY) for s in seals]
+    rerun = verify_bundle(make_bundle(path, seq), key=KEY)
+
+    assert report.ok, report.failure
+    assert report.seals_checked == len(seals)
+    assert report.sealed_events == events
+    assert inclusion.seq == seq
+    assert all(c.ok and c.size == events for c in consistency)
+    assert rerun.ok, rerun.failure
+    assert rerun.last_seq == seq
