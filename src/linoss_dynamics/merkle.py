@@ -9,8 +9,10 @@ its hash: leaf ``i`` is the canonical body of event ``seq = i`` and
     MTH(D[n])   = H(0x01 || MTH(D[0:k]) || MTH(D[k:n])),  k the largest power of
                   two below n
 
-The distinct leaf and node prefixes keep a leaf from passing for an inner node
-(second-preimage attacks on the tree). BLAKE2b comes from the standard library;
+The leaves are the event bodies themselves, not their xxh3 chain digests:
+xxh3 is not collision resistant, so a tree over its digests would commit to
+nothing a forger could not match. The distinct leaf and node prefixes keep a
+leaf from passing for an inner node (second-preimage attacks on the tree). BLAKE2b comes from the standard library;
 unlike the xxh3 digests of the chain it is a cryptographic hash, so the root
 commits to every event body.
 
