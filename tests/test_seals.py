@@ -60,7 +60,7 @@ from linoss_dynamics.events import (
     VerificationReport,
     oscillator_of,
 )
-from linoss_dynamics.merkle import MerkleTree
+from linoss_dynamics.merkle import EMPTY_ROOT, MerkleTree
 from linoss_dynamics.seals import KEY_ENV
 
 P = 4
@@ -736,6 +736,19 @@ class TestDamage:
 
         assert report.failure.code is FailureCode.SEAL_MISSING
         assert "holds no sealed checkpoint" in report.failure.message
+
+    def test_only_a_seal_of_nothing(self, sealed, scratch, seals):
+        # A genuine seal of the empty tree covers no event: the closed log's
+        # close is not sealed.
+        path = copy_log(sealed, scratch / "nothing-sealed.log")
+        empty = SealedCheckpoint.make(seals[0].run, 0, EMPTY_ROOT, KEY)
+        seals_file(path).write_text(empty.text())
+
+        report = both(path, key=KEY)
+
+        assert report.failure.code is FailureCode.SEAL_MISSING
+        assert report.failure.seq == 0
+        assert report.sealed_events == 0
 
     def test_seals_of_another_run(self, sealed, scratch):
         other = record_sealed(scratch / "other-run.log", seed=5)

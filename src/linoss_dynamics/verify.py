@@ -821,8 +821,8 @@ def report_of(
     """
     failure = stretch.failure
     events = first_seq + stretch.events
-    if failure is None and sealed:
-        covered = max(sealed)
+    if failure is None and sealed is not None:
+        covered = max(sealed, default=0)
         if events < covered:
             failure = Failure(
                 code=FailureCode.LOG_TRUNCATED,
@@ -852,7 +852,7 @@ def report_of(
         closed=stretch.closed,
         tree_root=None if stretch.root is None else stretch.root.hex(),
         seals_checked=stretch.seals_checked,
-        sealed_events=max(sealed, default=0) if sealed else 0,
+        sealed_events=max(sealed, default=0) if sealed is not None else 0,
         failure=failure,
     )
 
