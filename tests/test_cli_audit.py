@@ -230,6 +230,19 @@ class TestProofs:
         assert code == 1
         assert out.startswith("FAILED: the audit path does not lead")
 
+    def test_proving_a_log_changed_after_its_seal_fails(self, capsys, sealed):
+        path, _ = sealed
+        seals = read_seals(f"{path}.seals")
+        forged = SealedCheckpoint(
+            seals[0].run, seals[0].size, bytes(32), seals[0].key_id, seals[0].seal
+        )
+        Path(f"{path}.seals").write_text(forged.text())
+
+        code, _, err = run(capsys, "prove", path, "--seq", 3)
+
+        assert code == 1
+        assert "changed after it was sealed" in err
+
     def test_not_a_proof_cannot_start(self, capsys, tmp_path):
         path = tmp_path / "p.json"
         path.write_text("{}")

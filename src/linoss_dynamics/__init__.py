@@ -30,6 +30,7 @@ from .compat import (
 )
 from .errors import (
     AuditError,
+    AuditFailedError,
     ChainBrokenError,
     InvalidDampingError,
     InvalidDtypeError,
@@ -97,6 +98,7 @@ from .verify import checkpoints, diff, state_at, verify
 __all__ = [
     "STABLE_REGION",
     "AuditError",
+    "AuditFailedError",
     "BundleReport",
     "ChainBrokenError",
     "CollectionReport",

@@ -34,7 +34,7 @@ import msgpack
 import xxhash
 
 from . import codec
-from .errors import AuditError, LogError
+from .errors import AuditError, AuditFailedError, LogError
 from .events import BundleReport, Failure, FailureCode
 from .logfile import DEFAULT_MAX_FRAME_BYTES, LogReader
 from .merkle import leaf_hash, range_proof, root_from_range
@@ -147,7 +147,7 @@ def _parts(data: bytes) -> tuple[SealedCheckpoint, bytes, int, bytes, list[bytes
         )
     head, check = data[:-_CHECK_SIZE], data[-_CHECK_SIZE:]
     if xxhash.xxh3_128_digest(head) != check:
-        raise AuditError(
+        raise AuditFailedError(
             "the bundle is damaged: its checksum does not match its contents",
             argument="bundle",
         )

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, FiniteFloat, ValidationError
 
 from ._version import __version__
 from .errors import (
+    AuditFailedError,
     LinOSSError,
     LogError,
     SequentialVerifyWarning,
@@ -381,21 +382,16 @@ def _read_text(path: str, verb: str) -> str | None:
 
 
 def _check_proof(args: argparse.Namespace) -> int:
-    from .errors import AuditError
     from .proofs import check_proof, parse_proof
 
     text = _read_text(args.proof, "check-proof")
     if text is None:
         return EXIT_CANNOT_START
     key = _key(args)
-    try:
-        proof = parse_proof(text)
-    except AuditError as exc:
-        print(f"linoss check-proof: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
+    proof = parse_proof(text)
     try:
         result = check_proof(proof, key=key)
-    except AuditError as exc:
+    except AuditFailedError as exc:
         print(f"FAILED: {exc}")
         return EXIT_FAILED
     if args.json:
@@ -419,14 +415,9 @@ def _bundle(args: argparse.Namespace) -> int:
 
 def _verify_bundle(args: argparse.Namespace) -> int:
     from .bundle import verify_bundle
-    from .errors import AuditError
 
     key = _key(args)
-    try:
-        report = verify_bundle(args.bundle, key=key)
-    except AuditError as exc:
-        print(f"linoss verify-bundle: {exc}", file=sys.stderr)
-        return EXIT_FAILED if "damaged" in str(exc) else EXIT_CANNOT_START
+    report = verify_bundle(args.bundle, key=key)
     if args.json:
         _print_json(report)
     elif report.ok:
@@ -909,7 +900,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_code(exc: LinOSSError) -> int:
-    """1 for damage found in a log; 2 for anything that stops a verb starting."""
+    """1 for damage found in a log or a proof, seal or bundle that does not hold;
+    2 for anything that stops a verb starting."""
+    if isinstance(exc, AuditFailedError):
+        return EXIT_FAILED
     if isinstance(exc, UnsupportedVersionError):
         return EXIT_CANNOT_START
     if isinstance(exc, LogError) and exc.seq is not None and exc.offset != 0:

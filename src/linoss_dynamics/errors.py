@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "AuditError",
+    "AuditFailedError",
     "ChainBrokenError",
     "InvalidDampingError",
     "InvalidDtypeError",
@@ -141,6 +142,11 @@ class LogLockedError(LogError, BlockingIOError):
 
 class AuditError(LinOSSError):
     """A seal key, sealed checkpoint, proof or bundle is malformed or does not verify."""
+
+
+class AuditFailedError(AuditError):
+    """A proof, seal or bundle was read and does not hold: it was altered, made
+    with another key, or the log it speaks of was changed."""
 
 
 class SealKeyError(AuditError):

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pydantic import ValidationError
 
 from . import codec
-from .errors import AuditError, LogError
+from .errors import AuditError, AuditFailedError, LogError
 from .events import (
     CheckpointTaken,
     ConsistencyProof,
@@ -253,7 +253,7 @@ def prove_consistency(
 
 def _same_run(checkpoint: SealedCheckpoint, run: bytes) -> None:
     if checkpoint.run != run:
-        raise AuditError(
+        raise AuditFailedError(
             f"the sealed checkpoint is for run {checkpoint.run.hex()}; the log is run "
             f"{run.hex()}",
             argument="checkpoint",
@@ -262,7 +262,7 @@ def _same_run(checkpoint: SealedCheckpoint, run: bytes) -> None:
 
 def _same_root(checkpoint: SealedCheckpoint, root: bytes) -> None:
     if checkpoint.root != root:
-        raise AuditError(
+        raise AuditFailedError(
             f"the log's first {checkpoint.size} events have Merkle root {root.hex()}; "
             f"their sealed checkpoint says {checkpoint.root.hex()}: the log was "
             "changed after it was sealed",
@@ -320,14 +320,16 @@ def _check_inclusion(proof: InclusionProof, key: Key | None) -> ProofCheck:
     try:
         record = codec.decode_event(body)
     except codec.BodyError as exc:
-        raise AuditError(f"the proof's event is not a canonical event: {exc}") from None
+        raise AuditFailedError(
+            f"the proof's event is not a canonical event: {exc}"
+        ) from None
     if record.seq != proof.seq:
-        raise AuditError(
+        raise AuditFailedError(
             f"the proof is for seq {proof.seq}; its event is seq {record.seq}",
             argument="seq",
         )
     if _state_digest(record) != proof.state_digest:
-        raise AuditError(
+        raise AuditFailedError(
             f"the proof claims state digest {proof.state_digest}; its event holds "
             f"{_state_digest(record)}",
             argument="state_digest",
@@ -336,7 +338,7 @@ def _check_inclusion(proof: InclusionProof, key: Key | None) -> ProofCheck:
     if not verify_inclusion(
         leaf_hash(body), proof.seq, checkpoint.size, path, checkpoint.root
     ):
-        raise AuditError(
+        raise AuditFailedError(
             f"the audit path does not lead from event {proof.seq} to the sealed root "
             f"{checkpoint.root.hex()} of {checkpoint.size} events",
             argument="path",
@@ -364,13 +366,13 @@ def _check_consistency(proof: ConsistencyProof, key: Key | None) -> ProofCheck:
     old = _checkpoint(proof.old, key)
     new = _checkpoint(proof.new, key)
     if old.run != new.run:
-        raise AuditError(
+        raise AuditFailedError(
             f"the checkpoints are of two runs ({old.run.hex()}, {new.run.hex()})",
             argument="checkpoint",
         )
     path = [bytes.fromhex(p) for p in proof.path]
     if not verify_consistency(old.size, new.size, old.root, new.root, path):
-        raise AuditError(
+        raise AuditFailedError(
             f"the proof does not show the {old.size} sealed events to be a prefix of "
             f"the {new.size}: the log was rewritten between the two seals",
             argument="path",

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from . import codec
-from .errors import AuditError, SealKeyError
+from .errors import AuditError, AuditFailedError, SealKeyError
 from .events import RunSpec
 from .merkle import HASH_NAME, HASH_SIZE
 
@@ -389,19 +389,19 @@ class SealedCheckpoint:
         """Raise ``AuditError`` unless ``key`` made this seal (for a
         ``VerifyKey``: unless its ``SigningKey`` did)."""
         if self.algorithm != key.algorithm:
-            raise AuditError(
+            raise AuditFailedError(
                 f"the checkpoint of size {self.size} is sealed with {self.algorithm}; "
                 f"the key given checks {key.algorithm} seals",
                 argument="key",
             )
         if self.key_id != key.key_id:
-            raise AuditError(
+            raise AuditFailedError(
                 f"the checkpoint of size {self.size} was sealed with key "
                 f"{self.key_id}; the key given is {key.key_id}",
                 argument="key",
             )
         if not key.holds(self.body, self.seal):
-            raise AuditError(
+            raise AuditFailedError(
                 f"the seal of the checkpoint of size {self.size} does not match its "
                 "run, size and root: the checkpoint was altered, or sealed by "
                 "someone without this key",
