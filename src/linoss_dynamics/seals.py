@@ -425,7 +425,8 @@ def read_seals(path: str | os.PathLike[str]) -> list[SealedCheckpoint]:
 
     Raises:
         AuditError: the file cannot be read, is too large, or holds anything
-            but sealed checkpoints (the message names the line).
+            but sealed checkpoints (the message names the line, or the byte
+            that is not ASCII).
     """
     name = os.fspath(path)
     try:
