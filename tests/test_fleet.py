@@ -77,6 +77,7 @@ pytestmark = [
 RANK = {LogStatus.FAILED: 0, LogStatus.ERROR: 1, LogStatus.VERIFIED: 2}
 LOST = "verification did not finish after"
 WAIT_SECONDS = 60.0
+FEED_SECONDS = 300.0
 
 
 # -- logs ------------------------------------------------------------------------------
@@ -467,7 +468,9 @@ class PipeFeeder:
     exits, so once told which processes were killed (``killed``) the feeder
     waits for them to go before it opens the pipe. If no kill is reported in
     time, it feeds whichever reader there is, so that a failing test ends
-    instead of waiting forever on the pipe.
+    instead of waiting forever on the pipe. It waits for the next reader as
+    long as the test does (a resubmitted task may take long to start on a
+    busy machine), up to ``FEED_SECONDS``.
     """
 
     def __init__(self, pipe: Path, data: bytes, *, feed: bool = True) -> None:
@@ -477,6 +480,7 @@ class PipeFeeder:
         self.gone: list[int] = []
         self.errors: list[BaseException] = []
         self._killed = threading.Event()
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -490,7 +494,7 @@ class PipeFeeder:
                 if not self.feed:
                     return
                 wait_gone(self.gone)
-            deadline = time.monotonic() + WAIT_SECONDS
+            deadline = time.monotonic() + FEED_SECONDS
             while True:
                 try:
                     fd = os.open(self.pipe, os.O_WRONLY | os.O_NONBLOCK)
@@ -498,7 +502,8 @@ class PipeFeeder:
                 except OSError as exc:  # ENXIO: nobody has the pipe open to read
                     if exc.errno != errno.ENXIO or time.monotonic() > deadline:
                         raise
-                    time.sleep(0.01)
+                    if self._done.wait(0.01):
+                        return  # the test has its results: no reader is coming
             os.set_blocking(fd, True)
             with os.fdopen(fd, "wb") as out:
                 out.write(self.data)
@@ -507,6 +512,7 @@ class PipeFeeder:
 
     def join(self) -> None:
         self._killed.set()  # a feeder that is not to feed stops now
+        self._done.set()
         self._thread.join(2 * WAIT_SECONDS)
         assert not self._thread.is_alive()
         assert not self.errors, self.errors
