@@ -250,6 +250,10 @@ def test_json_is_the_collection_report(capsys, good, damaged, tmp_path, workers)
         ("--workers", "two"),
         ("--retries", "-1"),
         ("--retries", "x"),
+        ("--timeout", "0"),
+        ("--timeout", "-3"),
+        ("--timeout", "inf"),
+        ("--timeout", "soon"),
     ],
 )
 def test_bad_arguments_exit_2(capsys, good, argv):
@@ -350,3 +354,11 @@ def test_verify_results_are_log_verifications(capsys, good):
     parsed = LogVerification.model_validate(result)
     assert parsed.path == good[0]
     assert parsed.report == verify(good[0])
+
+
+def test_a_timeout_runs_in_a_pool_and_verifies(capsys, good):
+    code, out, _ = run(capsys, "verify-many", *good, "--timeout", "60", "--json")
+
+    report = json.loads(out)
+    assert code == 0
+    assert report["verified"] == len(good)

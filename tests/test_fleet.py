@@ -23,6 +23,7 @@ import contextlib
 import errno
 import gc
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -684,3 +685,60 @@ def test_killed_dask_workers_lose_no_log(collection, dask_client, pipe, retries)
         assert piped.status is LogStatus.ERROR
         assert "KilledWorker" in piped.error
         assert not report.ok
+
+
+# -- timeouts -------------------------------------------------------------------------
+
+
+def release(pipe: Path) -> None:
+    """Let a reader blocked in ``open`` of the pipe go on (it reads an empty log)."""
+    with contextlib.suppress(OSError):  # ENXIO: no reader is left
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_task_stuck_past_its_timeout_is_retried_then_an_error(
+    collection, pipe, retries
+):
+    # Nobody writes the pipe: its task never finishes. The pool started for
+    # the collection has its processes killed at the end.
+    paths = [str(pipe), *collection.good]
+    started = time.monotonic()
+
+    report = verify_many(paths, workers=2, retries=retries, timeout=1.5)
+
+    elapsed = time.monotonic() - started
+    (stuck,) = [r for r in report.results if r.path == str(pipe)]
+    assert stuck.status is LogStatus.ERROR
+    assert stuck.attempts == retries + 1
+    assert "TimeoutError: no result within 1.5 s" in stuck.error
+    assert [r.status for r in report.results if r.path != str(pipe)] == [
+        LogStatus.VERIFIED
+    ] * len(collection.good)
+    assert elapsed < 1.5 * (retries + 1) + WAIT_SECONDS
+
+
+def test_a_timeout_on_a_callers_executor(collection, pipe):
+    paths = [*collection.good, str(pipe)]
+    with ThreadPoolExecutor(2) as executor:
+        try:
+            report = verify_many(paths, executor=executor, retries=0, timeout=1.0)
+        finally:
+            release(pipe)  # a thread cannot be stopped: let it finish
+
+    assert report.errors == 1
+    assert report.verified == len(collection.good)
+    assert report.results[0].path == str(pipe)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, math.nan, math.inf, True, "1"], ids=repr)
+def test_bad_timeouts_are_invalid_values(collection, timeout):
+    with pytest.raises(InvalidValueError) as info:
+        verify_many(collection.good, workers=1, timeout=timeout)
+
+    assert info.value.argument == "timeout"
+
+
+def test_a_timeout_needs_workers_or_an_executor(collection):
+    with pytest.raises(InvalidValueError, match="workers=N or executor"):
+        list(verify_each(collection.good, timeout=5.0))

@@ -501,13 +501,14 @@ def _verify_many(args: argparse.Namespace) -> int:
                 )
                 return EXIT_CANNOT_START
             workers = None
-        elif workers == 1:
+        elif workers == 1 and args.timeout is None:
             workers = None  # in this process
         report = verify_many(
             paths,
             executor=executor,
             workers=workers,
             retries=args.retries,
+            timeout=args.timeout,
             on_result=show,
         )
     if args.json:
@@ -674,6 +675,20 @@ def _count(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds; got {text!r}"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds; got {text}"
+        )
+    return value
+
+
 def _seq(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -833,6 +848,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=2,
         help="resubmit a log whose worker was lost this many times (default 2)",
+    )
+    many.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on a log whose task runs longer (it is retried, then an error)",
     )
     many.add_argument("--json", action="store_true", help="print the report as JSON")
 

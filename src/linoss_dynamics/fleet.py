@@ -17,6 +17,7 @@ breaks; a caller's executor is used as it is.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -135,8 +136,20 @@ class _OwnPool:
             self.pool = self._new()
             return self.pool.submit(fn, *args)
 
-    def shutdown(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, *, abandoned: bool = False) -> None:
+        """Stop the pool; with ``abandoned`` tasks (timed out, perhaps still
+        running) its processes are killed rather than waited for."""
+        if not abandoned:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # ProcessPoolExecutor has no public way to stop a running task before
+        # Python 3.14 (terminate_workers); until then, its processes directly.
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(timeout=5)
 
 
 def _lost(path: str, attempts: int, exc: BaseException) -> LogVerification:
@@ -158,6 +171,7 @@ def verify_each(
     executor: Executor | None = None,
     workers: int | None = None,
     retries: int = DEFAULT_RETRIES,
+    timeout: float | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> Iterator[LogVerification]:
     """Verify each log and yield its ``LogVerification`` as soon as it is known.
@@ -170,6 +184,12 @@ def verify_each(
             workers. With neither, the logs are verified here, one by one.
         retries: Submit a task that did not finish (a lost worker) again, this
             many times, before reporting its log as an ``error``.
+        timeout: Seconds a task may run (with an executor or workers): one that
+            takes longer counts as lost (cancelled where the executor can,
+            then retried or reported), so a worker stuck on a log, a hung
+            file system for instance, cannot stall the collection. A pool
+            started here has its processes killed at the end if a task was
+            given up on.
         max_frame_bytes: Bound on a frame's declared size.
 
     Results come in the order they finish (in input order without an executor
@@ -177,21 +197,42 @@ def verify_each(
     here, before the first result is asked for.
     """
     names = _paths(paths)
-    _check_options(executor, workers, retries)
+    _check_options(executor, workers, retries, timeout)
     indexed = _verify_indexed(
         names,
         executor=executor,
         workers=workers,
         retries=retries,
+        timeout=timeout,
         max_frame_bytes=max_frame_bytes,
     )
     return (result for _, result in indexed)
 
 
 def _check_options(
-    executor: Executor | None, workers: int | None, retries: int
+    executor: Executor | None,
+    workers: int | None,
+    retries: int,
+    timeout: float | None,
 ) -> None:
     _check_count("retries", retries, 0)
+    if timeout is not None:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not timeout > 0
+            or timeout == float("inf")
+        ):
+            raise InvalidValueError(
+                f"timeout must be a positive number of seconds; got {timeout!r}",
+                argument="timeout",
+            )
+        if executor is None and workers is None:
+            raise InvalidValueError(
+                "timeout applies to tasks on an executor or workers; logs verified "
+                "here run to the end: pass workers=N or executor=...",
+                argument="timeout",
+            )
     if workers is not None:
         _check_count("workers", workers, 1)
         if executor is not None:
@@ -206,6 +247,7 @@ def _verify_indexed(
     executor: Executor | None,
     workers: int | None,
     retries: int,
+    timeout: float | None,
     max_frame_bytes: int,
 ) -> Iterator[tuple[int, LogVerification]]:
     """``verify_each`` with each result's input position, as results finish."""
@@ -219,31 +261,51 @@ def _verify_indexed(
         submit: Callable[..., Future[LogVerification]] = own.submit
     else:
         submit = executor.submit
+    # Each pending task: its log's position, its attempt, and when it is due.
+    pending: dict[Future[LogVerification], tuple[int, int, float]] = {}
+    abandoned = False
+
+    def start(i: int, attempt: int) -> None:
+        due = math.inf if timeout is None else time.monotonic() + timeout
+        pending[submit(verify_log, names[i], max_frame_bytes)] = (i, attempt, due)
+
     try:
-        pending = {
-            submit(verify_log, name, max_frame_bytes): (i, 1)
-            for i, name in enumerate(names)
-        }
+        for i in range(len(names)):
+            start(i, 1)
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                i, attempt = pending.pop(future)
+            soonest = min(due for _, _, due in pending.values())
+            wait_for = (
+                None if soonest == math.inf else max(0.0, soonest - time.monotonic())
+            )
+            done, _ = wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
+            now = time.monotonic()
+            finished: list[tuple[Future[LogVerification], BaseException | None]] = [
+                (future, None) for future in done
+            ]
+            for future, (_, _, due) in list(pending.items()):
+                if future not in done and due <= now:
+                    future.cancel()
+                    abandoned = True
+                    finished.append(
+                        (future, TimeoutError(f"no result within {timeout:g} s"))
+                    )
+            for future, late in finished:
+                i, attempt, _ = pending.pop(future)
                 try:
+                    if late is not None:
+                        raise late
                     result = future.result()
                 except Exception as exc:  # the task did not finish: retry or report
                     if attempt <= retries:
                         with contextlib.suppress(Exception):
-                            pending[submit(verify_log, names[i], max_frame_bytes)] = (
-                                i,
-                                attempt + 1,
-                            )
+                            start(i, attempt + 1)
                             continue
                     yield i, _lost(names[i], attempt, exc)
                     continue
                 yield i, result.model_copy(update={"attempts": attempt})
     finally:
         if own is not None:
-            own.shutdown()
+            own.shutdown(abandoned=abandoned or bool(pending))
 
 
 def verify_many(
@@ -252,6 +314,7 @@ def verify_many(
     executor: Executor | None = None,
     workers: int | None = None,
     retries: int = DEFAULT_RETRIES,
+    timeout: float | None = None,
     on_result: Callable[[LogVerification], None] | None = None,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
 ) -> CollectionReport:
@@ -262,13 +325,14 @@ def verify_many(
     """
     started = time.perf_counter()
     names = _paths(paths)
-    _check_options(executor, workers, retries)
+    _check_options(executor, workers, retries, timeout)
     arrived = []
     for i, result in _verify_indexed(
         names,
         executor=executor,
         workers=workers,
         retries=retries,
+        timeout=timeout,
         max_frame_bytes=max_frame_bytes,
     ):
         arrived.append((_ORDER[result.status], i, result))
