@@ -25,7 +25,15 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from linoss_dynamics import Oscillator, Scheme, _environment, codec, events, logfile
+from linoss_dynamics import (
+    Oscillator,
+    Recorder,
+    Scheme,
+    _environment,
+    codec,
+    events,
+    logfile,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = REPO_ROOT / "tests"
@@ -494,3 +502,32 @@ def headers(draw: st.DrawFn) -> events.RunStarted:
         draw(float_arrays(size)),
         {**extra, **_environment.fingerprint()},
     )
+
+
+def record_noise(
+    path: Path,
+    *,
+    size: int = 4,
+    steps: int = 300,
+    seed: int = 0,
+    checkpoint_every: int = 100,
+) -> Path:
+    """A log file of a damped bank of ``size`` oscillators driven by seeded noise."""
+    osc = bank(size, seed=seed)
+    y0, z0 = initial_state(size, seed=seed)
+    U = np.random.default_rng(seed).standard_normal((steps, size))
+    with Recorder(path, osc, y0, z0, checkpoint_every=checkpoint_every) as recorder:
+        for u in U:
+            recorder.step(u)
+    return path
+
+
+def flip_middle_body(source: Path, out: Path) -> Path:
+    """A copy of ``source`` with one byte flipped inside its middle frame's body."""
+    data = bytearray(source.read_bytes())
+    spans = frame_spans(bytes(data))
+    begin, end = spans[len(spans) // 2]
+    body = (begin + FRAME_HEAD + PREV_SIZE, end - CHECKSUM_SIZE)
+    data[sum(body) // 2] ^= 1
+    out.write_bytes(bytes(data))
+    return out

@@ -22,14 +22,12 @@ from typing import Any
 import dask
 import distributed  # noqa: F401  (its defaults join dask.config before a test sets one)
 import logs
-import numpy as np
 import pytest
 
 from linoss_dynamics import (
     CollectionReport,
     LinOSSError,
     LogVerification,
-    Recorder,
     VerificationReport,
     checkpoints,
     verify,
@@ -46,24 +44,9 @@ SUMMARY = re.compile(
 
 def record(path: Path, *, size: int = 4, seed: int = 0, every: int = 50) -> Path:
     """A damped bank driven by seeded noise for 200 steps."""
-    osc = logs.bank(size, seed=seed)
-    y0, z0 = logs.initial_state(size, seed=seed)
-    U = np.random.default_rng(seed).standard_normal((200, size))
-    with Recorder(path, osc, y0, z0, checkpoint_every=every) as recorder:
-        for u in U:
-            recorder.step(u)
-    return path
-
-
-def flipped(source: Path, out: Path) -> Path:
-    """A copy of ``source`` with one byte flipped inside its middle frame's body."""
-    data = bytearray(source.read_bytes())
-    spans = logs.frame_spans(bytes(data))
-    begin, end = spans[len(spans) // 2]
-    body = (begin + logs.FRAME_HEAD + logs.PREV_SIZE, end - logs.CHECKSUM_SIZE)
-    data[sum(body) // 2] ^= 1
-    out.write_bytes(bytes(data))
-    return out
+    return logs.record_noise(
+        path, size=size, steps=200, seed=seed, checkpoint_every=every
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +60,9 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.fixture(scope="module")
 def damaged(good: list[str]) -> str:
-    return str(flipped(Path(good[0]), Path(good[0]).with_name("damaged.log")))
+    return str(
+        logs.flip_middle_body(Path(good[0]), Path(good[0]).with_name("damaged.log"))
+    )
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:

@@ -40,7 +40,6 @@ import dask
 import distributed
 import fsspec
 import logs
-import numpy as np
 import psutil
 import pytest
 from fsspec.registry import known_implementations
@@ -54,7 +53,6 @@ from linoss_dynamics import (
     LinOSSError,
     LogStatus,
     LogVerification,
-    Recorder,
     VerificationReport,
     fleet,
     verify,
@@ -82,35 +80,6 @@ FEED_SECONDS = 300.0
 
 
 # -- logs ------------------------------------------------------------------------------
-
-
-def record(
-    path: Path,
-    *,
-    size: int = 4,
-    steps: int = 300,
-    seed: int = 0,
-    checkpoint_every: int = 100,
-) -> Path:
-    """A damped bank of ``size`` oscillators driven by seeded noise."""
-    osc = logs.bank(size, seed=seed)
-    y0, z0 = logs.initial_state(size, seed=seed)
-    U = np.random.default_rng(seed).standard_normal((steps, size))
-    with Recorder(path, osc, y0, z0, checkpoint_every=checkpoint_every) as recorder:
-        for u in U:
-            recorder.step(u)
-    return path
-
-
-def flipped(source: Path, out: Path) -> Path:
-    """A copy of ``source`` with one byte flipped inside its middle frame's body."""
-    data = bytearray(source.read_bytes())
-    spans = logs.frame_spans(bytes(data))
-    begin, end = spans[len(spans) // 2]
-    body = (begin + logs.FRAME_HEAD + logs.PREV_SIZE, end - logs.CHECKSUM_SIZE)
-    data[sum(body) // 2] ^= 1
-    out.write_bytes(bytes(data))
-    return out
 
 
 class Expected(NamedTuple):
@@ -152,10 +121,12 @@ class Collection(NamedTuple):
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Collection:
     root = tmp_path_factory.mktemp("collection")
     good = [
-        record(root / f"bank{size}.log", size=size, steps=150 + 50 * size, seed=size)
+        logs.record_noise(
+            root / f"bank{size}.log", size=size, steps=150 + 50 * size, seed=size
+        )
         for size in (4, 6, 8)
     ]
-    damaged = flipped(good[0], root / "damaged.log")
+    damaged = logs.flip_middle_body(good[0], root / "damaged.log")
     not_log = root / "notes.txt"
     not_log.write_text("not a run log\n" * 20, encoding="utf-8")
     missing = root / "missing.log"
